@@ -1,0 +1,101 @@
+# The course's commands. Start here:
+#   make lab    run the course in JupyterLab (creates .venv on first use)
+#   make test   run every test: unit tests, then every notebook in quick mode
+# and, for maintainers: make notebooks · make mini · make bench · make lint · make clean
+
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.ONESHELL:
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+# Another environment can stand in for .venv, e.g. conda's: make test VENV=$CONDA_PREFIX
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+COURSE_MODEL ?= mini
+LAB_ARGS ?=
+MINI_ARGS ?=
+NOTEBOOKS ?= $(sort $(wildcard notebooks/*.ipynb))
+# JupyterLab refuses to start as root (containers, some cloud machines) unless told it may.
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
+OFFLINE := HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1
+
+.PHONY: help venv lab test notebooks mini bench lint clean distclean
+
+help:
+	@sed -n 's/^#   //p' $(firstword $(MAKEFILE_LIST))
+
+$(PY):
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' \
+	  || { echo "The course needs Python 3.10 or newer; $(PYTHON) is $$($(PYTHON) --version 2>&1)." \
+	       "Run: make PYTHON=python3.11 ..." >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+
+# Reinstall only when the package's dependencies or the pins change. pip's log goes to a file (its many
+# harmless warnings drown what matters); it is shown only when the install fails.
+$(STAMP): pyproject.toml constraints.txt | $(PY)
+	@echo "Installing the course and its dependencies into $(VENV) (log: $(VENV)/pip.log) ..."
+	if ! $(PY) -m pip install -c constraints.txt -e ".[dev]" > $(VENV)/pip.log 2>&1; then
+	  tail -n 40 $(VENV)/pip.log >&2; echo "pip install failed: full log in $(VENV)/pip.log" >&2; exit 1
+	fi
+	touch $@
+
+venv: $(STAMP)
+
+lab: venv
+	@mkdir -p notebooks  # git keeps no empty folder: a fresh clone has none until the first lesson lands
+	echo "Starting JupyterLab on notebooks/ with COURSE_MODEL=$(COURSE_MODEL) (Ctrl-C twice to stop)"
+	COURSE_MODEL=$(COURSE_MODEL) exec $(VENV)/bin/jupyter lab --ServerApp.root_dir="$(CURDIR)/notebooks" \
+	  $(ALLOW_ROOT) $(LAB_ARGS)
+
+# Unit tests, then the notebooks through nbval, in quick mode and offline. pytest's exit code 5 ("no tests
+# collected") is not a failure here; every other non-zero code is, after both stages have run.
+test: venv
+	@export COURSE_QUICK=1 COURSE_MODEL=$(COURSE_MODEL) $(OFFLINE)
+	start=$$SECONDS; status=0
+	stage() {  # stage NAME pytest-args...
+	  local name=$$1 t=$$SECONDS rc=0; shift
+	  $(PY) -m pytest "$$@" || rc=$$?
+	  if [ $$rc -eq 5 ]; then echo "$$name: no tests collected"; rc=0; fi
+	  echo "== $$name: $$((SECONDS - t)) s (exit $$rc)"
+	  [ $$rc -eq 0 ] || status=1
+	}
+	stage "unit tests" tests
+	if compgen -G "notebooks/*.ipynb" > /dev/null; then
+	  stage "notebooks" -c nbval.ini notebooks
+	else
+	  echo "== notebooks: none yet"
+	fi
+	echo "== make test: $$((SECONDS - start)) s, $$([ $$status -eq 0 ] && echo passed || echo FAILED)"
+	exit $$status
+
+# Re-execute every notebook in place in full mode (what learners run and GitHub shows), then strip widget
+# state and volatile metadata. One notebook: make notebooks NOTEBOOKS=notebooks/03_autoencoders.ipynb
+notebooks: venv
+	@unset COURSE_QUICK; export COURSE_MODEL=$(COURSE_MODEL) $(OFFLINE)
+	[ -n "$(NOTEBOOKS)" ] || { echo "no notebooks to run"; exit 0; }
+	for nb in $(NOTEBOOKS); do
+	  t=$$SECONDS
+	  $(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace \
+	    --ExecutePreprocessor.timeout=-1 --ExecutePreprocessor.kernel_name=python3 "$$nb"
+	  echo "== $$nb: $$((SECONDS - t)) s"
+	done
+	$(PY) tools/clean_notebooks.py $(NOTEBOOKS)
+
+# Train the bundled mini model (see course_utils/mini/MODEL_CARD.md).
+mini: venv
+	$(PY) -m course_utils.mini.train $(MINI_ARGS)
+
+bench: venv
+	@if [ -f benchmarks/__main__.py ]; then $(PY) -m benchmarks; else echo "benchmarks/ is not written yet"; fi
+
+lint: venv
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf build .pytest_cache .ruff_cache *.egg-info notebooks/.ipynb_checkpoints
+	find . -path ./.venv -prune -o -name __pycache__ -type d -print0 | xargs -0 rm -rf
+
+distclean: clean
+	rm -rf .venv

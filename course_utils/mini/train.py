@@ -1,0 +1,353 @@
+"""Train the bundled mini Stable Diffusion from scratch, on the shapes world.
+
+    python -m course_utils.mini.train            # every stage, resuming whatever is done
+    python -m course_utils.mini.train --stage vae
+
+Stages, in order (each resumes from its last checkpoint in the work folder, default ``.mini-work/``):
+1. ``data``     render the training images (seeded) and some generic clutter for the VAE;
+2. ``vae``      the AutoencoderKL: 64×64×3 → 8×8×4, as Stable Diffusion's factor 8;
+3. ``clip``     a CLIP (text encoder + image encoder) trained contrastively on captions ↔ images;
+                its text half becomes the pipeline's frozen text encoder, as in Stable Diffusion;
+4. ``latents``  encode the training set once and compute the VAE's scaling factor as SD's was (1/std);
+5. ``unet``     the UNet2DConditionModel, with caption dropout for classifier-free guidance;
+6. ``export``   save the StableDiffusionPipeline folder (safetensors) into this package.
+
+Losses go to ``<work>/log.jsonl``; a checkpoint is written every few minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image, ImageDraw
+
+from course_utils import shapes
+from course_utils.mini import MINI_DIR
+from course_utils.mini.model import build_clip, build_tokenizer, build_unet, build_vae, noise_scheduler
+from course_utils.training import EMA, Checkpoint, lr_lambda, noise_prediction_loss
+
+STAGES = ("data", "vae", "clip", "latents", "unet", "export")
+CFG = {
+    "n_train": 24000,
+    "n_clutter": 6000,
+    "data_seed": 0,
+    "heldout_seed": 99,
+    "vae_steps": 5000, "vae_batch": 16, "vae_lr": 6e-4,
+    "clip_steps": 1500, "clip_batch": 256, "clip_lr": 1e-3,
+    "unet_steps": 6000, "unet_batch": 64, "unet_lr": 5e-4, "unet_ema": 0.999,
+    "uncond_prob": 0.1,
+    "min_snr_gamma": 5.0,
+}
+
+
+class Log:
+    def __init__(self, work: Path):
+        self.path = work / "log.jsonl"
+        self.t0 = time.monotonic()
+
+    def __call__(self, stage: str, **values) -> None:
+        row = {"stage": stage, "time": time.strftime("%H:%M:%S"), **values}
+        with open(self.path, "a") as f:
+            f.write(json.dumps(row) + "\n")
+        print(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()), flush=True)
+
+
+# ---------------------------------------------------------------- 1. data
+def clutter_image(rng: random.Random) -> np.ndarray:
+    """Generic shapes, strokes, outlines and stripes in palette colours: teaches the VAE to be a general
+    autoencoder (as SD's is) rather than one that only knows the base shapes."""
+    big = shapes.SIZE * shapes.SCALE
+    cols = list(shapes.COLOURS.values())
+    img = Image.new("RGB", (big, big), rng.choice(cols))
+    d = ImageDraw.Draw(img)
+    for _ in range(rng.randint(1, 3)):
+        kind = rng.choice(["poly", "ellipse", "line", "outline", "stripes"])
+        c = rng.choice(cols)
+        cx, cy, r = rng.uniform(40, 216), rng.uniform(40, 216), rng.uniform(24, 100)
+        if kind == "poly":
+            k = rng.randint(3, 8)
+            pts = [(cx + r * rng.uniform(0.5, 1) * np.cos(a), cy + r * rng.uniform(0.5, 1) * np.sin(a))
+                   for a in sorted(rng.uniform(0, 2 * np.pi) for _ in range(k))]
+            d.polygon(pts, fill=c)
+        elif kind == "ellipse":
+            d.ellipse([cx - r, cy - r * rng.uniform(0.5, 1), cx + r, cy + r * rng.uniform(0.5, 1)], fill=c)
+        elif kind == "line":
+            d.line([(rng.uniform(0, big), rng.uniform(0, big)), (rng.uniform(0, big), rng.uniform(0, big))],
+                   fill=c, width=rng.randint(8, 24))
+        elif kind == "outline":
+            d.ellipse([cx - r, cy - r, cx + r, cy + r], outline=c, width=rng.randint(8, 16))
+        else:
+            w = rng.randint(28, 56)
+            for x in range(-big, big, 2 * w):
+                d.polygon([(x, 0), (x + w, 0), (x + w + big, big), (x + big, big)], fill=c)
+    return np.asarray(img.resize((shapes.SIZE, shapes.SIZE), Image.LANCZOS))
+
+
+def stage_data(work: Path, log: Log) -> None:
+    out = work / "data.npz"
+    if out.exists():
+        return
+    t = time.monotonic()
+    scenes = shapes.scenes(CFG["n_train"], CFG["data_seed"])
+    images = shapes.render_many(scenes)
+    rng = random.Random(CFG["data_seed"] + 1)
+    clutter = np.stack([clutter_image(rng) for _ in range(CFG["n_clutter"])])
+    held = shapes.render_many(shapes.scenes(512, CFG["heldout_seed"]))
+    np.savez(out, images=images, clutter=clutter, heldout=held)
+    (work / "scenes.json").write_text(json.dumps([s.attributes() for s in scenes]))
+    log("data", images=len(images), clutter=len(clutter), seconds=round(time.monotonic() - t, 1))
+
+
+def load_data(work: Path):
+    d = np.load(work / "data.npz")
+    scenes = [shapes.Scene(**s) for s in json.loads((work / "scenes.json").read_text())]
+    return d["images"], d["clutter"], d["heldout"], scenes
+
+
+def to_batch(arr: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(arr).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+
+
+def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
+    """PSNR in dB of images in [-1, 1], measured in [0, 1]."""
+    mse = (((a.clamp(-1, 1) - b.clamp(-1, 1)) / 2) ** 2).mean().item()
+    return 10 * np.log10(1.0 / max(mse, 1e-12))
+
+
+# ---------------------------------------------------------------- 2. VAE
+def vae_loss(vae, x: torch.Tensor) -> tuple[torch.Tensor, dict]:
+    post = vae.encode(x).latent_dist
+    rec = vae.decode(post.sample()).sample
+    mse = F.mse_loss(rec, x)
+    l1 = (rec - x).abs().mean()
+    # an edge term: match the image gradients, which keeps outlines and small points sharp
+    edge = ((rec.diff(dim=-1) - x.diff(dim=-1)).abs().mean() + (rec.diff(dim=-2) - x.diff(dim=-2)).abs().mean())
+    kl = post.kl().mean()
+    loss = mse + 0.1 * l1 + 0.1 * edge + 1e-6 * kl
+    return loss, {"mse": mse.item(), "kl": kl.item()}
+
+
+@torch.no_grad()
+def eval_vae(vae, held: np.ndarray) -> float:
+    vae.eval()
+    x = to_batch(held[:256])
+    rec = torch.cat([vae.decode(vae.encode(x[i:i + 64]).latent_dist.mode()).sample for i in range(0, len(x), 64)])
+    vae.train()
+    return psnr(rec, x)
+
+
+def stage_vae(work: Path, log: Log) -> None:
+    if (work / "vae_final.safetensors").exists():
+        return
+    images, clutter, held, _ = load_data(work)
+    vae = build_vae()
+    opt = torch.optim.AdamW(vae.parameters(), lr=CFG["vae_lr"], weight_decay=0.0)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(200, CFG["vae_steps"], 0.05))
+    ckpt = Checkpoint(work / "ckpt-vae")
+    step = ckpt.load({"vae": vae}, opt, sched)
+    rng = np.random.default_rng(1000 + step)
+    bs = CFG["vae_batch"]
+    t0 = time.monotonic()
+    while step < CFG["vae_steps"]:
+        n_cl = rng.binomial(bs, 0.15)
+        batch = np.concatenate([images[rng.integers(0, len(images), bs - n_cl)],
+                                clutter[rng.integers(0, len(clutter), n_cl)]])
+        loss, parts = vae_loss(vae, to_batch(batch))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        step += 1
+        if step % 100 == 0:
+            log("vae", step=step, loss=loss.item(), **parts, s_per_step=(time.monotonic() - t0) / 100)
+            t0 = time.monotonic()
+        if step % 1000 == 0 or step == CFG["vae_steps"]:
+            log("vae", step=step, heldout_psnr=eval_vae(vae, held))
+        if ckpt.due() or step == CFG["vae_steps"]:
+            ckpt.save(step, {"vae": vae}, opt, sched)
+    from safetensors.torch import save_file
+
+    save_file({k: v.contiguous() for k, v in vae.state_dict().items()}, str(work / "vae_final.safetensors"))
+
+
+def load_vae(work: Path):
+    from safetensors.torch import load_file
+
+    vae = build_vae()
+    vae.load_state_dict(load_file(str(work / "vae_final.safetensors")))
+    return vae.eval().requires_grad_(False)
+
+
+# ---------------------------------------------------------------- 3. CLIP
+def stage_clip(work: Path, log: Log) -> None:
+    if (work / "clip_final" / "model.safetensors").exists():
+        return
+    images, _, held, scenes = load_data(work)
+    tok = build_tokenizer(work / "tokenizer")
+    clip = build_clip(tok)
+    opt = torch.optim.AdamW(clip.parameters(), lr=CFG["clip_lr"], weight_decay=0.1)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(100, CFG["clip_steps"], 0.05))
+    ckpt = Checkpoint(work / "ckpt-clip")
+    step = ckpt.load({"clip": clip}, opt, sched)
+    rng = random.Random(2000 + step)
+    bs = CFG["clip_batch"]
+    t0 = time.monotonic()
+    while step < CFG["clip_steps"]:
+        idx = [rng.randrange(len(images)) for _ in range(bs)]
+        # Mostly full captions (so in-batch negatives are true negatives), in varied templates.
+        texts = [shapes.caption(scenes[i], rng, p_size=0.9, p_colour=1.0, p_background=0.9, p_shape=1.0,
+                                p_fragment=0.0) for i in idx]
+        ids = tok(texts, padding="max_length", max_length=tok.model_max_length, truncation=True,
+                  return_tensors="pt").input_ids
+        out = clip(input_ids=ids, pixel_values=to_batch(images[idx]), return_loss=True)
+        opt.zero_grad(set_to_none=True)
+        out.loss.backward()
+        torch.nn.utils.clip_grad_norm_(clip.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        step += 1
+        if step % 50 == 0:
+            acc = (out.logits_per_image.argmax(1) == torch.arange(bs)).float().mean().item()
+            log("clip", step=step, loss=out.loss.item(), batch_acc=acc, s_per_step=(time.monotonic() - t0) / 50)
+            t0 = time.monotonic()
+        if ckpt.due() or step == CFG["clip_steps"]:
+            ckpt.save(step, {"clip": clip}, opt, sched)
+    clip.save_pretrained(work / "clip_final", safe_serialization=True)
+
+
+# ---------------------------------------------------------------- 4. latents
+def stage_latents(work: Path, log: Log) -> None:
+    out = work / "latents.pt"
+    if out.exists():
+        return
+    images, _, _, _ = load_data(work)
+    vae = load_vae(work)
+    means, stds = [], []
+    with torch.no_grad():
+        for i in range(0, len(images), 256):
+            dist = vae.encode(to_batch(images[i:i + 256])).latent_dist
+            means.append(dist.mean)
+            stds.append(dist.std)
+    mean, std = torch.cat(means), torch.cat(stds)
+    g = torch.Generator().manual_seed(0)
+    sample = mean + std * torch.randn(mean.shape, generator=g)
+    scaling = 1.0 / sample.std().item()  # as SD computed its 0.18215: one over the latents' std
+    torch.save({"mean": mean.half(), "std": std.half(), "scaling_factor": scaling}, out)
+    log("latents", n=len(mean), latent_std=sample.std().item(), scaling_factor=scaling)
+
+
+# ---------------------------------------------------------------- 5. UNet
+def stage_unet(work: Path, log: Log) -> None:
+    if (work / "unet_final.safetensors").exists():
+        return
+    from transformers import CLIPModel
+
+    _, _, _, scenes = load_data(work)
+    lat = torch.load(work / "latents.pt", weights_only=True)
+    mean, std, sf = lat["mean"].float(), lat["std"].float(), lat["scaling_factor"]
+    tok = build_tokenizer(work / "tokenizer")
+    text_encoder = CLIPModel.from_pretrained(work / "clip_final").text_model.eval().requires_grad_(False)
+    unet = build_unet(text_encoder.config.hidden_size)
+    sched_noise = noise_scheduler()
+    ema = EMA(unet, CFG["unet_ema"])
+    opt = torch.optim.AdamW(unet.parameters(), lr=CFG["unet_lr"], weight_decay=0.01)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(200, CFG["unet_steps"], 0.1))
+    ckpt = Checkpoint(work / "ckpt-unet")
+    step = ckpt.load({"unet": unet, "ema": ema}, opt, sched)
+    rng = random.Random(3000 + step)
+    bs = CFG["unet_batch"]
+    cache: dict[str, torch.Tensor] = {}
+    t0 = time.monotonic()
+    while step < CFG["unet_steps"]:
+        idx = torch.tensor([rng.randrange(len(scenes)) for _ in range(bs)])
+        texts = ["" if rng.random() < CFG["uncond_prob"] else shapes.caption(scenes[i], rng) for i in idx.tolist()]
+        missing = [t for t in set(texts) if t not in cache]
+        if missing:
+            ids = tok(missing, padding="max_length", max_length=tok.model_max_length, truncation=True,
+                      return_tensors="pt").input_ids
+            with torch.no_grad():
+                states = text_encoder(ids).last_hidden_state
+            cache.update(zip(missing, states, strict=True))
+        cond = torch.stack([cache[t] for t in texts])
+        x0 = (mean[idx] + std[idx] * torch.randn_like(std[idx])) * sf
+        noise = torch.randn_like(x0)
+        t = torch.randint(0, sched_noise.config.num_train_timesteps, (bs,))
+        pred = unet(sched_noise.add_noise(x0, noise, t), t, encoder_hidden_states=cond).sample
+        loss = noise_prediction_loss(pred, noise, t, sched_noise, CFG["min_snr_gamma"])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        step += 1
+        ema.update(unet, step)
+        if step % 100 == 0:
+            log("unet", step=step, loss=loss.item(), lr=sched.get_last_lr()[0],
+                s_per_step=(time.monotonic() - t0) / 100)
+            t0 = time.monotonic()
+        if ckpt.due() or step == CFG["unet_steps"]:
+            ckpt.save(step, {"unet": unet, "ema": ema}, opt, sched)
+    from safetensors.torch import save_file
+
+    save_file({k: v.contiguous() for k, v in ema.shadow.items()}, str(work / "unet_final.safetensors"))
+
+
+# ---------------------------------------------------------------- 6. export
+def stage_export(work: Path, log: Log, out: Path = MINI_DIR) -> None:
+    from diffusers import StableDiffusionPipeline
+    from safetensors.torch import load_file
+    from transformers import CLIPModel, CLIPTextModel
+
+    tok = build_tokenizer(work / "tokenizer")
+    clip = CLIPModel.from_pretrained(work / "clip_final")
+    text_encoder = CLIPTextModel(clip.config.text_config)
+    text_encoder.text_model.load_state_dict(clip.text_model.state_dict())
+    lat = torch.load(work / "latents.pt", weights_only=True)
+    vae = load_vae(work)
+    vae.register_to_config(scaling_factor=float(lat["scaling_factor"]))
+    unet = build_unet(text_encoder.config.hidden_size)
+    unet.load_state_dict(load_file(str(work / "unet_final.safetensors")))
+    pipe = StableDiffusionPipeline(
+        vae=vae, text_encoder=text_encoder, tokenizer=tok, unet=unet,
+        scheduler=noise_scheduler(kind="pndm"), safety_checker=None, feature_extractor=None,
+        requires_safety_checker=False,
+    )
+    pipe.to(torch.float16)
+    pipe.save_pretrained(out, safe_serialization=True)
+    clip.to(torch.float16).save_pretrained(out / "clip", safe_serialization=True)
+    tok.save_pretrained(out / "tokenizer")
+    from course_utils.mini.model import write_slow_tokenizer_files
+
+    write_slow_tokenizer_files(out / "tokenizer")
+    log("export", folder=str(out))
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--stage", choices=STAGES + ("all",), default="all")
+    p.add_argument("--work", default=".mini-work", help="folder for data, checkpoints and the log")
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores)")
+    args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    log = Log(work)
+    todo = STAGES if args.stage == "all" else (args.stage,)
+    for name in todo:
+        t = time.monotonic()
+        globals()[f"stage_{name}"](work, log)
+        log("stage_done", name=name, minutes=round((time.monotonic() - t) / 60, 2))
+
+
+if __name__ == "__main__":
+    main()
