@@ -169,9 +169,14 @@ def random_scene(
     **fixed,
 ) -> Scene:
     """A random scene; any attribute can be fixed by keyword (shape=, colour=, background=, size=)."""
-    for key in fixed:
+    for key, value in fixed.items():
         if key not in ("shape", "colour", "background", "size"):
             raise TypeError(f"random_scene() cannot fix {key!r}; use shape, colour, background or size.")
+        choices = {"shape": ALL_SHAPES, "colour": tuple(COLOURS), "background": tuple(COLOURS), "size": SIZES}[key]
+        _check_choice(key, value, choices)
+    concept = tuple(CONCEPT.values())
+    if exclude_concept and all(fixed.get(k) == v for k, v in CONCEPT.items()):
+        raise ValueError("These fixed attributes make the held-out concept; pass exclude_concept=False to draw it.")
     while True:
         shape = fixed.get("shape") or rng.choice(shapes)
         colour = fixed.get("colour") or rng.choice(list(COLOURS))
@@ -180,7 +185,7 @@ def random_scene(
             if "colour" in fixed and "background" in fixed:
                 raise ValueError("colour and background must differ.")
             continue
-        if exclude_concept and not fixed and (shape, colour, background) == tuple(CONCEPT.values()):
+        if exclude_concept and (shape, colour, background) == concept:
             continue
         break
     size = fixed.get("size") or rng.choice(SIZES)
@@ -294,7 +299,7 @@ class ShapesDataset(torch.utils.data.Dataset):
             self._cache[i] = to_tensor(render(self.scenes[i]))
         s = self.scenes[i]
         text = full_caption(s) if self.full_captions else caption(s, random.Random(self.seed * 1_000_003 + i))
-        return self._cache[i], text
+        return self._cache[i].clone(), text
 
 
 def render_many(scene_list: list[Scene]) -> np.ndarray:
@@ -341,7 +346,6 @@ def sketch(scene: Scene, seed: int = 0, wobble: float = 1.6) -> Image.Image:
         draw.line([(0, y), (big, y + rng.uniform(-40, 40))], fill=col, width=int(rng.uniform(10, 26)))
     # shape: the silhouette's polygon, wobbled
     mask = Image.new("L", (big, big), 0)
-    ImageDraw.Draw(mask).rectangle([0, 0, 1, 1], fill=0)
     _draw_filled(ImageDraw.Draw(mask), scene.shape, scene.cx * SCALE, scene.cy * SCALE, scene.radius * SCALE, 255, 0)
     m = np.asarray(mask, dtype=np.float32) / 255.0
     # wobble the mask by shifting rows and columns with a smooth random offset
