@@ -26,7 +26,7 @@ def test_bpe_merges_rebuild_each_training_word():
     for w in words:  # apply the merges as a BPE tokenizer does: lowest rank first
         seg = list(w[:-1]) + [w[-1] + "</w>"]
         while len(seg) > 1:
-            pairs = [(ranks.get((a, b), 1e9), i) for i, (a, b) in enumerate(zip(seg, seg[1:]))]
+            pairs = [(ranks.get((a, b), 1e9), i) for i, (a, b) in enumerate(zip(seg, seg[1:], strict=False))]
             rank, i = min(pairs)
             if rank == 1e9:
                 break
