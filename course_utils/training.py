@@ -4,7 +4,8 @@
   ``weights_only=True``), written atomically so a killed run never leaves a half-written file;
 - ``noise_prediction_loss``: Stable Diffusion's objective, with optional min-SNR weighting;
 - ``EMA``: an exponential moving average of a model's weights;
-- ``lr_lambda``: linear warm-up, then cosine decay to a floor.
+- ``lr_lambda``: linear warm-up, then cosine decay to a floor;
+- ``contrastive_step``: one step of CLIP's contrastive training on a batch of matching captions and images.
 """
 
 from __future__ import annotations
@@ -128,6 +129,40 @@ class Checkpoint:
             torch.set_rng_state(state["torch_rng"])
         self.extra = json.loads(state.get("extra", "{}"))
         return int(state["step"])
+
+
+def contrastive_step(clip, tokenizer, texts, pixel_values: torch.Tensor, optimizer, scheduler=None,
+                     max_grad_norm: float | None = 1.0):
+    """One step of CLIP's contrastive training: ``texts[i]`` describes ``pixel_values[i]``, and every other
+    caption in the batch is a wrong answer for image i (and every other image one for caption i).
+
+    ``clip`` is a transformers ``CLIPModel``; ``pixel_values`` a (B, 3, H, W) batch of images as the model
+    takes them (the bundled model's: [-1, 1]). The captions are padded to ``tokenizer.model_max_length``. The
+    loss is CLIP's: the cross-entropy of the (B, B) similarity matrix read by rows and by columns, averaged
+    (``CLIPModel(..., return_loss=True)``). Gradients are clipped to ``max_grad_norm`` (None: not clipped),
+    then the optimizer and, if given, the learning-rate scheduler step.
+
+    Returns the model's output, for logging: ``.loss``, and ``.logits_per_image`` (B, B), whose diagonal
+    holds the matching pairs. Used by ``course_utils.mini.train`` (stage "clip") and lesson 05.
+    """
+    if isinstance(texts, str):
+        raise TypeError("texts must be a list of captions, one per image, not a single string")
+    texts = list(texts)
+    if len(texts) != len(pixel_values):
+        raise ValueError(f"{len(texts)} captions for {len(pixel_values)} images: give one caption per image")
+    if len(texts) < 2:
+        raise ValueError("a contrastive batch needs at least 2 pairs: the other pairs are the wrong answers")
+    ids = tokenizer(texts, padding="max_length", max_length=tokenizer.model_max_length, truncation=True,
+                    return_tensors="pt").input_ids.to(pixel_values.device)
+    out = clip(input_ids=ids, pixel_values=pixel_values, return_loss=True)
+    optimizer.zero_grad(set_to_none=True)
+    out.loss.backward()
+    if max_grad_norm is not None:
+        torch.nn.utils.clip_grad_norm_(clip.parameters(), max_grad_norm)
+    optimizer.step()
+    if scheduler is not None:
+        scheduler.step()
+    return out
 
 
 def _atomic(path: Path, write) -> None:

@@ -31,7 +31,7 @@ from PIL import Image, ImageDraw
 from course_utils import shapes
 from course_utils.mini import MINI_DIR
 from course_utils.mini.model import build_clip, build_tokenizer, build_unet, build_vae, noise_scheduler
-from course_utils.training import EMA, Checkpoint, lr_lambda, noise_prediction_loss
+from course_utils.training import EMA, Checkpoint, contrastive_step, lr_lambda, noise_prediction_loss
 
 STAGES = ("data", "vae", "clip", "latents", "unet", "export")
 CFG = {
@@ -40,10 +40,11 @@ CFG = {
     "data_seed": 0,
     "heldout_seed": 99,
     "vae_steps": 5000, "vae_batch": 16, "vae_lr": 6e-4,
-    "clip_steps": 1500, "clip_batch": 256, "clip_lr": 1e-3,
+    "clip_steps": 800, "clip_batch": 128, "clip_lr": 1e-3,
     "unet_steps": 6000, "unet_batch": 64, "unet_lr": 5e-4, "unet_ema": 0.999,
     "uncond_prob": 0.1,
     "min_snr_gamma": 5.0,
+    "ckpt_seconds": 180.0,
 }
 
 
@@ -150,7 +151,7 @@ def stage_vae(work: Path, log: Log) -> None:
     vae = build_vae()
     opt = torch.optim.AdamW(vae.parameters(), lr=CFG["vae_lr"], weight_decay=0.0)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(200, CFG["vae_steps"], 0.05))
-    ckpt = Checkpoint(work / "ckpt-vae")
+    ckpt = Checkpoint(work / "ckpt-vae", CFG["ckpt_seconds"])
     step = ckpt.load({"vae": vae}, opt, sched)
     rng = np.random.default_rng(1000 + step)
     bs = CFG["vae_batch"]
@@ -195,7 +196,7 @@ def stage_clip(work: Path, log: Log) -> None:
     clip = build_clip(tok)
     opt = torch.optim.AdamW(clip.parameters(), lr=CFG["clip_lr"], weight_decay=0.1)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(100, CFG["clip_steps"], 0.05))
-    ckpt = Checkpoint(work / "ckpt-clip")
+    ckpt = Checkpoint(work / "ckpt-clip", CFG["ckpt_seconds"])
     step = ckpt.load({"clip": clip}, opt, sched)
     rng = random.Random(2000 + step)
     bs = CFG["clip_batch"]
@@ -205,14 +206,7 @@ def stage_clip(work: Path, log: Log) -> None:
         # Mostly full captions (so in-batch negatives are true negatives), in varied templates.
         texts = [shapes.caption(scenes[i], rng, p_size=0.9, p_colour=1.0, p_background=0.9, p_shape=1.0,
                                 p_fragment=0.0) for i in idx]
-        ids = tok(texts, padding="max_length", max_length=tok.model_max_length, truncation=True,
-                  return_tensors="pt").input_ids
-        out = clip(input_ids=ids, pixel_values=to_batch(images[idx]), return_loss=True)
-        opt.zero_grad(set_to_none=True)
-        out.loss.backward()
-        torch.nn.utils.clip_grad_norm_(clip.parameters(), 1.0)
-        opt.step()
-        sched.step()
+        out = contrastive_step(clip, tok, texts, to_batch(images[idx]), opt, sched, max_grad_norm=1.0)
         step += 1
         if step % 50 == 0:
             acc = (out.logits_per_image.argmax(1) == torch.arange(bs)).float().mean().item()
@@ -260,7 +254,7 @@ def stage_unet(work: Path, log: Log) -> None:
     ema = EMA(unet, CFG["unet_ema"])
     opt = torch.optim.AdamW(unet.parameters(), lr=CFG["unet_lr"], weight_decay=0.01)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(200, CFG["unet_steps"], 0.1))
-    ckpt = Checkpoint(work / "ckpt-unet")
+    ckpt = Checkpoint(work / "ckpt-unet", CFG["ckpt_seconds"])
     step = ckpt.load({"unet": unet, "ema": ema}, opt, sched)
     rng = random.Random(3000 + step)
     bs = CFG["unet_batch"]
@@ -308,8 +302,10 @@ def stage_export(work: Path, log: Log, out: Path = MINI_DIR) -> None:
 
     tok = build_tokenizer(work / "tokenizer")
     clip = CLIPModel.from_pretrained(work / "clip_final")
+    # transformers 5 keeps a CLIPTextModel inside CLIPModel; 4.x keeps the bare transformer: copy either way
     text_encoder = CLIPTextModel(clip.config.text_config)
-    text_encoder.text_model.load_state_dict(clip.text_model.state_dict())
+    getattr(text_encoder, "text_model", text_encoder).load_state_dict(
+        getattr(clip.text_model, "text_model", clip.text_model).state_dict())
     lat = torch.load(work / "latents.pt", weights_only=True)
     vae = load_vae(work)
     vae.register_to_config(scaling_factor=float(lat["scaling_factor"]))
@@ -320,9 +316,12 @@ def stage_export(work: Path, log: Log, out: Path = MINI_DIR) -> None:
         scheduler=noise_scheduler(kind="pndm"), safety_checker=None, feature_extractor=None,
         requires_safety_checker=False,
     )
-    pipe.to(torch.float16)
+    # UNet and VAE are stored in fp16 (half the download; diffusers upcasts them to fp32 on load). The text
+    # encoder stays fp32: it is tiny, and transformers 5 would otherwise load it as fp16 on the CPU.
+    pipe.unet.to(torch.float16)
+    pipe.vae.to(torch.float16)
     pipe.save_pretrained(out, safe_serialization=True)
-    clip.to(torch.float16).save_pretrained(out / "clip", safe_serialization=True)
+    clip.save_pretrained(out / "clip", safe_serialization=True)
     tok.save_pretrained(out / "tokenizer")
     from course_utils.mini.model import write_slow_tokenizer_files
 
@@ -334,8 +333,16 @@ def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--stage", choices=STAGES + ("all",), default="all")
     p.add_argument("--work", default=".mini-work", help="folder for data, checkpoints and the log")
+    p.add_argument("--out", default=str(MINI_DIR), help="where the export stage writes the pipeline folder")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores)")
+    p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                   help="override a setting, e.g. --set unet_steps=200 n_train=512 (for quick trials)")
     args = p.parse_args(argv)
+    for item in args.set:
+        key, _, value = item.partition("=")
+        if key not in CFG:
+            p.error(f"unknown setting {key!r}; known: {', '.join(CFG)}")
+        CFG[key] = type(CFG[key])(value)
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -345,7 +352,10 @@ def main(argv=None) -> None:
     todo = STAGES if args.stage == "all" else (args.stage,)
     for name in todo:
         t = time.monotonic()
-        globals()[f"stage_{name}"](work, log)
+        if name == "export":
+            stage_export(work, log, Path(args.out))
+        else:
+            globals()[f"stage_{name}"](work, log)
         log("stage_done", name=name, minutes=round((time.monotonic() - t) / 60, 2))
 
 
