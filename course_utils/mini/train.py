@@ -33,7 +33,7 @@ from course_utils.mini import MINI_DIR
 from course_utils.mini.model import build_clip, build_tokenizer, build_unet, build_vae, noise_scheduler
 from course_utils.training import EMA, Checkpoint, contrastive_step, lr_lambda, noise_prediction_loss
 
-STAGES = ("data", "vae", "clip", "latents", "unet", "export")
+STAGES = ("data", "vae", "clip", "latents", "unet", "tune", "export")
 CFG = {
     "n_train": 24000,
     "n_clutter": 6000,
@@ -41,7 +41,9 @@ CFG = {
     "heldout_seed": 99,
     "vae_steps": 5000, "vae_batch": 16, "vae_lr": 6e-4,
     "clip_steps": 800, "clip_batch": 128, "clip_lr": 1e-3,
-    "unet_steps": 6000, "unet_batch": 64, "unet_lr": 5e-4, "unet_ema": 0.999,
+    "unet_steps": 5000, "unet_batch": 64, "unet_lr": 5e-4, "unet_ema": 0.999,
+    # tune: UNet and text encoder trained together, starting from the frozen-encoder UNet (see stage_tune)
+    "tune_steps": 3000, "tune_lr": 2e-4, "tune_text_lr": 1e-4,
     "uncond_prob": 0.1,
     "min_snr_gamma": 5.0,
     "ckpt_seconds": 180.0,
@@ -294,23 +296,98 @@ def stage_unet(work: Path, log: Log) -> None:
     save_file({k: v.contiguous() for k, v in ema.shadow.items()}, str(work / "unet_final.safetensors"))
 
 
-# ---------------------------------------------------------------- 6. export
-def stage_export(work: Path, log: Log, out: Path = MINI_DIR) -> None:
-    from diffusers import StableDiffusionPipeline
-    from safetensors.torch import load_file
+# ---------------------------------------------------------------- 6. tune: UNet + text encoder together
+def clip_text_encoder(work: Path):
+    """The text half of the contrastive CLIP, as a standalone CLIPTextModel (what the pipeline holds)."""
     from transformers import CLIPModel, CLIPTextModel
 
-    tok = build_tokenizer(work / "tokenizer")
     clip = CLIPModel.from_pretrained(work / "clip_final")
     # transformers 5 keeps a CLIPTextModel inside CLIPModel; 4.x keeps the bare transformer: copy either way
     text_encoder = CLIPTextModel(clip.config.text_config)
     getattr(text_encoder, "text_model", text_encoder).load_state_dict(
         getattr(clip.text_model, "text_model", clip.text_model).state_dict())
+    return clip, text_encoder
+
+
+def stage_tune(work: Path, log: Log) -> None:
+    """Train the UNet and the text encoder together, starting from the UNet trained on the frozen encoder.
+
+    Contrastive training leaves the six shape words close together in the encoder's output (the small image
+    encoder tells colours apart far better than shapes), so a UNet on the frozen encoder follows the
+    colour and ignores the shape. Letting the diffusion loss move the encoder, at a lower learning rate than
+    the UNet, pulls the shape words apart. SD froze its encoder; at this size, we can't afford to.
+    """
+    from safetensors.torch import load_file, save_file
+
+    if (work / "tune_final").exists():
+        return
+    _, _, _, scenes = load_data(work)
+    lat = torch.load(work / "latents.pt", weights_only=True)
+    mean, std, sf = lat["mean"].float(), lat["std"].float(), lat["scaling_factor"]
+    tok = build_tokenizer(work / "tokenizer")
+    _, text_encoder = clip_text_encoder(work)
+    text_encoder.train()
+    unet = build_unet(text_encoder.config.hidden_size)
+    unet.load_state_dict(load_file(str(work / "unet_final.safetensors")))
+    sched_noise = noise_scheduler()
+    ema, ema_text = EMA(unet, CFG["unet_ema"]), EMA(text_encoder, CFG["unet_ema"])
+    params = list(unet.parameters()) + list(text_encoder.parameters())
+    opt = torch.optim.AdamW([{"params": unet.parameters(), "lr": CFG["tune_lr"]},
+                             {"params": text_encoder.parameters(), "lr": CFG["tune_text_lr"]}], weight_decay=0.01)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(100, CFG["tune_steps"], 0.1))
+    ckpt = Checkpoint(work / "ckpt-tune", CFG["ckpt_seconds"])
+    models = {"unet": unet, "ema": ema, "text": text_encoder, "ema_text": ema_text}
+    step = ckpt.load(models, opt, sched)
+    rng = random.Random(7000 + step)
+    bs = CFG["unet_batch"]
+    t0 = time.monotonic()
+    while step < CFG["tune_steps"]:
+        idx = torch.tensor([rng.randrange(len(scenes)) for _ in range(bs)])
+        texts = ["" if rng.random() < CFG["uncond_prob"] else shapes.caption(scenes[i], rng) for i in idx.tolist()]
+        ids = tok(texts, padding="max_length", max_length=tok.model_max_length, truncation=True,
+                  return_tensors="pt").input_ids
+        cond = text_encoder(ids).last_hidden_state
+        x0 = (mean[idx] + std[idx] * torch.randn_like(std[idx])) * sf
+        noise = torch.randn_like(x0)
+        t = torch.randint(0, sched_noise.config.num_train_timesteps, (bs,))
+        pred = unet(sched_noise.add_noise(x0, noise, t), t, encoder_hidden_states=cond).sample
+        loss = noise_prediction_loss(pred, noise, t, sched_noise, CFG["min_snr_gamma"])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        sched.step()
+        step += 1
+        ema.update(unet, step)
+        ema_text.update(text_encoder, step)
+        if step % 100 == 0:
+            log("tune", step=step, loss=loss.item(), lr=sched.get_last_lr()[0],
+                s_per_step=(time.monotonic() - t0) / 100)
+            t0 = time.monotonic()
+        if ckpt.due() or step == CFG["tune_steps"]:
+            ckpt.save(step, models, opt, sched)
+    out = work / "tune_final"
+    out.mkdir(exist_ok=True)
+    save_file({k: v.contiguous() for k, v in ema.shadow.items()}, str(out / "unet.safetensors"))
+    save_file({k: v.contiguous() for k, v in ema_text.shadow.items()}, str(out / "text_encoder.safetensors"))
+
+
+# ---------------------------------------------------------------- 7. export
+def stage_export(work: Path, log: Log, out: Path = MINI_DIR) -> None:
+    from diffusers import StableDiffusionPipeline
+    from safetensors.torch import load_file
+
+    tok = build_tokenizer(work / "tokenizer")
+    clip, text_encoder = clip_text_encoder(work)
+    tuned = work / "tune_final"
+    unet_file = tuned / "unet.safetensors" if tuned.exists() else work / "unet_final.safetensors"
+    if tuned.exists():
+        text_encoder.load_state_dict(load_file(str(tuned / "text_encoder.safetensors")))
     lat = torch.load(work / "latents.pt", weights_only=True)
     vae = load_vae(work)
     vae.register_to_config(scaling_factor=float(lat["scaling_factor"]))
     unet = build_unet(text_encoder.config.hidden_size)
-    unet.load_state_dict(load_file(str(work / "unet_final.safetensors")))
+    unet.load_state_dict(load_file(str(unet_file)))
     pipe = StableDiffusionPipeline(
         vae=vae, text_encoder=text_encoder, tokenizer=tok, unet=unet,
         scheduler=noise_scheduler(kind="pndm"), safety_checker=None, feature_extractor=None,
