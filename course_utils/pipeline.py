@@ -348,10 +348,10 @@ def generate(
     """Generate `n` images per prompt and return them as a list of PIL images.
 
     Image k uses its own CPU generator seeded with seed + k, so `generate(..., seed=seed + k, n=1)` redraws it
-    alone. Pass `image` (a path or a PIL image) for image-to-image with `strength` (0 keeps the image, 1
-    ignores it); a text-to-image pipeline switches over without reloading. `scheduler` swaps the sampler for
-    this call only. Each image carries its settings in `image.info["course_settings"]`, which
-    `display.save_image` writes into the PNG.
+    alone. Pass `image` (a path or a PIL image, or a list with one per prompt) for image-to-image with
+    `strength` (0 keeps the image, 1 ignores it); a text-to-image pipeline switches over without reloading.
+    `scheduler` swaps the sampler for this call only. Each image carries its settings in
+    `image.info["course_settings"]`, which `display.save_image` writes into the PNG.
     """
     if not isinstance(pipe, DiffusionPipeline):
         raise TypeError(
@@ -368,9 +368,17 @@ def generate(
     settings = {"steps": steps, "guidance": guidance}
     if image is not None:
         strength = check_strength(strength, steps)
-        init = _fit(load_image(image), height, width, _native_size(pipe), multiple)
+        several = isinstance(image, (list, tuple))
+        if several and len(image) != len(prompts):
+            raise ValueError(
+                f"{len(image)} images for {len(prompts)} prompt(s): give one image per prompt (a list of both), "
+                "or a single image"
+            )
+        inits = [_fit(load_image(im), height, width, _native_size(pipe), multiple)
+                 for im in (image if several else [image])]
         runner = switch_task(pipe, "img2img")
-        extra = {"image": init, "strength": strength}
+        # a list: each prompt's image, repeated for its n pictures (the pipeline's order: prompt 0's n first)
+        extra = {"image": [im for im in inits for _ in range(n)] if several else inits[0], "strength": strength}
         settings["strength"] = strength
         if isinstance(image, (str, os.PathLike)):
             settings["image"] = str(image)

@@ -58,13 +58,21 @@ class EMA:
 
 
 def noise_prediction_loss(pred: torch.Tensor, target: torch.Tensor, timesteps: torch.Tensor | None = None,
-                          scheduler=None, min_snr_gamma: float | None = None) -> torch.Tensor:
+                          scheduler=None, min_snr_gamma: float | None = None,
+                          sample_weights: torch.Tensor | None = None) -> torch.Tensor:
     """Mean squared error between predicted and true noise, as Stable Diffusion trains.
 
     With ``min_snr_gamma`` (e.g. 5), each sample is weighted by min(SNR, γ)/SNR, which stops the easy,
     low-noise timesteps from dominating and speeds up training (Hang et al., 2023).
+    ``sample_weights`` (one number per sample) scales each sample's loss before the mean, e.g. DreamBooth's
+    prior-preservation weight on the class images.
     """
     per_sample = ((pred.float() - target.float()) ** 2).mean(dim=tuple(range(1, pred.ndim)))
+    if sample_weights is not None:
+        if sample_weights.shape != per_sample.shape:
+            raise ValueError(f"sample_weights must have one weight per sample, shape {tuple(per_sample.shape)}, "
+                             f"not {tuple(sample_weights.shape)}")
+        per_sample = per_sample * sample_weights.to(per_sample.device, per_sample.dtype)
     if min_snr_gamma is None:
         return per_sample.mean()
     if timesteps is None or scheduler is None:

@@ -100,7 +100,8 @@ class Explorer:
             else None
         )
         self.button = w.Button(description="Generate", button_style="primary", icon="paint-brush")
-        self.output = w.Image(format="png")
+        # At its own pixel width: stretched to the box's width, the browser would blur the enlarged pixels.
+        self.output = w.Image(format="png", layout=w.Layout(align_self="flex-start"))
         self.status = w.HTML()
         controls = [
             self.prompt,
@@ -154,6 +155,7 @@ class Explorer:
         self.grid = image_grid(images, titles=titles, scale=max(1, 192 // tile))
         buffer = io.BytesIO()
         self.grid.save(buffer, format="PNG")
+        self.output.width = str(self.grid.width)  # CSS pixels, one per pixel of the grid
         self.output.value = buffer.getvalue()
         fields = ("prompt", "negative_prompt", "steps", "guidance", "seed", "n")
         self.line = settings_line(*(values[k] for k in fields), strength=values.get("strength"))

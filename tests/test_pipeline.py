@@ -310,6 +310,18 @@ def test_image_to_a_text2img_pipeline_switches_automatically(tiny_pipe, tmp_path
     assert task_of(tiny_pipe) == "text2img"  # the learner's pipeline is left as it was
 
 
+def test_a_list_of_images_is_one_image_per_prompt(tiny_pipe):
+    red, blue = Image.new("RGB", (64, 64), (220, 40, 40)), Image.new("RGB", (64, 64), (40, 90, 220))
+    batch = generate(tiny_pipe, [PROMPT, "a green star"], image=[red, blue], strength=0.5, steps=4, n=2, seed=3)
+    assert len(batch) == 4
+    pairs = [(PROMPT, red), (PROMPT, red), ("a green star", blue), ("a green star", blue)]  # n=2 per prompt
+    alone = [generate(tiny_pipe, p, image=im, strength=0.5, steps=4, seed=3 + k)[0] for k, (p, im) in enumerate(pairs)]
+    for b, a in zip(batch, alone, strict=True):
+        assert np.abs(pixels(b) - pixels(a)).max() <= 2
+    with pytest.raises(ValueError, match="3 images for 2 prompt.*one image per prompt"):
+        generate(tiny_pipe, [PROMPT, "a green star"], image=[red, blue, red], strength=0.5, steps=4)
+
+
 def test_img2img_pipeline_without_an_image_explains(tiny_pipe):
     with pytest.raises(ValueError, match="pass image=.*switch_task"):
         generate(switch_task(tiny_pipe, "img2img"), PROMPT)

@@ -30,6 +30,8 @@ def test_explorer_renders_once_with_its_defaults(tiny_pipe, headless_env):
     assert ex.line in ex.status.value
     grid = Image.open(io.BytesIO(ex.output.value))
     assert grid.width == 2 * 192  # two 64-px images, enlarged three times
+    # shown at its own width (one CSS pixel per pixel), not stretched to the box's width and blurred
+    assert ex.output.width == str(grid.width) and ex.output.layout.align_self == "flex-start"
     assert [im.info["course_settings"]["seed"] for im in ex.images] == [5, 6]
 
 
@@ -42,6 +44,7 @@ def test_generate_and_button_use_the_current_values(tiny_pipe, headless_env):
     ex.n.value = 3
     ex.button.click()
     assert len(ex.images) == 3 and "n=3" in ex.line
+    assert ex.output.width == str(Image.open(io.BytesIO(ex.output.value)).width)  # follows the new grid
     assert not ex.button.disabled and ex.button.description == "Generate"
 
 

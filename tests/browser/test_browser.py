@@ -8,11 +8,13 @@ Screenshots go to tests/browser/artifacts/ (git-ignored); a failure leaves a scr
 
 - test_first_lesson_in_a_browser: notebooks/00_first_image.ipynb, served by `make lab`, as a learner runs it.
 - test_explorer_in_a_browser: a small notebook written by the test, so that the explorer is covered by a
-  real front end even before (or whatever) the first lesson shows; it runs only when the lesson has no
-  explorer, since the lesson test then covers the same ground.
+  real front end whatever the first lesson shows; it runs only when the lesson has no explorer (the lesson
+  test then covers the same ground) or when COURSE_BROWSER_FIXTURE=1.
+Each run also writes <name>-timings.json (seconds per step, CPU used by the server and kernel) beside them.
 
-Chromium comes from Debian (`make browser-deps`, which `make test` runs); Playwright's own browser download is
-never used. Without Chromium or Playwright the tests skip, except when CI is set: then they fail.
+Chromium comes from Debian (`make browser-deps`, which `make test` runs; COURSE_CHROMIUM names another);
+Playwright's own browser download is never used. Without Chromium or Playwright the tests skip, except when
+CI is set: then they fail.
 Nothing leaves this machine: JupyterLab runs offline, the browser gets flags that keep it off the network
 and a dead proxy for anything not on loopback, and any request the page makes off loopback fails the test.
 """
@@ -42,7 +44,7 @@ REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = REPO / "notebooks"
 LESSON = NOTEBOOKS / "00_first_image.ipynb"
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
-CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM = Path(os.environ.get("COURSE_CHROMIUM", "/usr/bin/chromium"))  # Debian's; another path may stand in
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -107,7 +109,10 @@ def browser_ready():
     if sys.platform == "win32" or not Path("/proc").is_dir():
         _missing("the browser test needs Linux (/proc and process groups)")
     if not os.access(CHROMIUM, os.X_OK):
-        _missing(f"{CHROMIUM} is missing: `make browser-deps` installs it on Debian when run as root")
+        _missing(
+            f"no Chromium at {CHROMIUM}: `make browser-deps` installs it on Debian when run as root"
+            " (or set COURSE_CHROMIUM to another Chromium)"
+        )
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
@@ -188,14 +193,17 @@ def stop_group(pgid: int) -> list[int]:
     return group_members(pgid)
 
 
-def kill_pids(pids_now) -> list[int]:
-    """SIGKILL the processes `pids_now()` names (ours: found by our own temporary paths or parentage)."""
-    for pid in pids_now():
+def reap(pids_now, grace: float = 10) -> list[int]:
+    """Give the processes `pids_now()` names (ours: found by our own temporary paths or parentage) `grace`
+    seconds to end by themselves, SIGKILL any that have not, and return those (they were left behind)."""
+    left = _wait_gone(pids_now, grace)
+    for pid in left:
         try:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-    return _wait_gone(pids_now, 10)
+    _wait_gone(pids_now, 10)
+    return left
 
 
 # ---------------------------------------------------------------- JupyterLab
@@ -210,6 +218,7 @@ def api(base: str, path: str, token: str, timeout: float = 5):
 class Lab:
     def __init__(self, base: str, token: str, log_path: Path):
         self.base, self.token, self.log_path = base, token, log_path
+        self.cpu_seconds: float | None = None  # CPU used by the server and its kernels, set when it stops
 
     def log_tail(self, n: int = 3000) -> str:
         return self.log_path.read_text(errors="replace")[-n:] if self.log_path.exists() else ""
@@ -302,12 +311,16 @@ def jupyter_lab(tmp_path: Path, root_dir: Path | None = None):
                 time.sleep(0.5)
         yield lab
     finally:
-        print(f"JupyterLab and its kernel used {cpu_seconds(group_members(pgid)):.0f} s of CPU")
+        # Kernels run in process groups of their own; their connection files, in our runtime dir, name them.
+        kernels = lambda: processes_mentioning(str(tmp_path / "runtime"))  # noqa: E731
+        lab.cpu_seconds = cpu_seconds(group_members(pgid) + kernels())
         left = stop_group(pgid)
+        left += reap(kernels)  # the server shuts its kernels down as it stops: none should be left
         try:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             pass
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
         shutil.copy(log_path, ARTIFACTS / f"{tmp_path.name}-lab.log")
     assert not left, f"JupyterLab left processes behind: {left}"
 
@@ -362,8 +375,8 @@ def chromium(tmp_path: Path):
                 context.close()
         finally:
             driver.stop()
-            left = kill_pids(lambda: processes_mentioning(str(root)))
-            left += kill_pids(lambda: sorted(children_of(os.getpid()) - before))  # Playwright's driver
+            left = reap(lambda: processes_mentioning(str(root)))
+            left += reap(lambda: sorted(children_of(os.getpid()) - before))  # Playwright's driver
     assert not left, f"the browser left processes behind: {left}"
 
 
@@ -413,7 +426,8 @@ def run_all_cells(page, lab: Lab, notebook: str) -> float:
         started = started or busy or state == "busy"
         idle_polls = idle_polls + 1 if started and not busy and state == "idle" else 0
         assert time.monotonic() < deadline, (
-            f"Run All {'did not finish' if started else 'did not start'} in {RUN_ALL_TIMEOUT} s: prompts {shown}"
+            f"Run All {'did not finish' if started else 'did not start'} in {RUN_ALL_TIMEOUT} s: "
+            f"kernel {state}, prompts {shown}"
         )
         time.sleep(1)
     return time.monotonic() - start
@@ -515,10 +529,19 @@ def drive(page, lab: Lab, notebook: str, name: str) -> dict:
     return timings
 
 
-def report(name: str, timings: dict, page) -> None:
-    print(f"{name}: " + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items()))
-    if page.console_errors:
-        print(f"{name}: browser console errors (not failures):", *page.console_errors[:10], sep="\n  ")
+def visit(tmp_path: Path, notebook: str, name: str, root_dir: Path | None = None) -> dict:
+    """Start JupyterLab and Chromium, drive the notebook, stop both; print and save what it took."""
+    start = time.monotonic()
+    with jupyter_lab(tmp_path, root_dir) as lab, chromium(tmp_path) as page:
+        timings = drive(page, lab, notebook, name)
+        console = list(page.console_errors)
+    timings["total"] = time.monotonic() - start
+    summary = {"seconds": {k: round(v, 1) for k, v in timings.items()}, "cpu_seconds": lab.cpu_seconds}
+    summary["browser_console_errors"] = console  # not failures: JupyterLab logs a few of its own
+    (ARTIFACTS / f"{name}-timings.json").write_text(json.dumps(summary, indent=1))
+    print(f"{name}: " + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items()), end="; ")
+    print(f"JupyterLab and its kernel used {lab.cpu_seconds:.0f} s of CPU")
+    return summary
 
 
 # ---------------------------------------------------------------- the tests
@@ -562,32 +585,29 @@ def artifacts():
     return ARTIFACTS
 
 
+@pytest.mark.skipif(
+    not has_explorer(LESSON), reason=f"{LESSON.relative_to(REPO)} is not written yet, or shows no explorer"
+)
 def test_first_lesson_in_a_browser(browser_ready, artifacts, tmp_path):
-    if not has_explorer(LESSON):
-        pytest.skip(f"{LESSON.relative_to(REPO)} is not written yet, or shows no explorer")
     digest = hashlib.sha256(LESSON.read_bytes()).hexdigest()
     checkpoints = NOTEBOOKS / ".ipynb_checkpoints"
     had_checkpoints = checkpoints.exists()
     try:
-        with jupyter_lab(tmp_path) as lab, chromium(tmp_path) as page:
-            timings = drive(page, lab, LESSON.name, "00_first_image")
-            report("00_first_image", timings, page)
+        visit(tmp_path, LESSON.name, "00_first_image")
     finally:
-        if not had_checkpoints:
+        if not had_checkpoints:  # JupyterLab's checkpoint of the lesson, if it made one
             shutil.rmtree(checkpoints, ignore_errors=True)
     assert hashlib.sha256(LESSON.read_bytes()).hexdigest() == digest, (
-        "the browser run changed the lesson file"
+        f"{LESSON.name} changed during the browser run (saved by JupyterLab, or edited meanwhile)"
     )
 
 
+@pytest.mark.skipif(
+    has_explorer(LESSON) and not os.environ.get("COURSE_BROWSER_FIXTURE"),
+    reason="test_first_lesson_in_a_browser covers the explorer (COURSE_BROWSER_FIXTURE=1 runs this too)",
+)
 def test_explorer_in_a_browser(browser_ready, artifacts, tmp_path):
-    if has_explorer(LESSON) and not os.environ.get("COURSE_BROWSER_FIXTURE"):
-        pytest.skip(
-            "test_first_lesson_in_a_browser covers the explorer (COURSE_BROWSER_FIXTURE=1 runs this too)"
-        )
     served = tmp_path / "served"
     served.mkdir()
     write_fixture_notebook(served / "explorer.ipynb")
-    with jupyter_lab(tmp_path, root_dir=served) as lab, chromium(tmp_path) as page:
-        timings = drive(page, lab, "explorer.ipynb", "fixture")
-        report("fixture", timings, page)
+    visit(tmp_path, "explorer.ipynb", "fixture", root_dir=served)
