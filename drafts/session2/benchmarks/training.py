@@ -1,0 +1,233 @@
+"""Training: time per optimizer step, measured here on a few steps, and what the bundled model's training
+log (.mini-work/log.jsonl, written by `make mini`) says about step times and steps to its quality bar."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import random
+import sys
+import time
+from pathlib import Path
+
+from .report import ROOT, Clock, Section, median, seconds, spread
+
+LOG = ROOT / ".mini-work" / "log.jsonl"
+VAE_PSNR_BAR = 31.0  # dB on held-out images: the floor in tests/test_mini_quality.py
+# the fine-tuning loops of course_utils.finetune, with the lesson that teaches each (see finetune's docstring)
+FINETUNE_LOOPS = {"full fine-tuning (UNet, style)": "08", "textual inversion (one token embedding)": "09",
+                  "DreamBooth (UNet, subject + prior images)": "10", "LoRA (UNet adapters, style)": "11"}
+FINETUNE_BATCH = 16
+
+
+# ---------------------------------------------------------------- the training log
+
+
+def read_log(path: Path = LOG) -> list[dict]:
+    if not path.is_file():
+        return []
+    rows = []
+    for line in path.read_text().splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue  # a line cut short by a killed run
+    return rows
+
+
+def summarize_log(rows: list[dict]) -> dict[str, dict]:
+    """Per stage of the latest run: the last step logged, the median seconds per step, and for the VAE the
+    first step whose held-out PSNR reached VAE_PSNR_BAR. A stage that logs a step again, or an earlier one,
+    was trained again from scratch and starts over; one that resumed from a checkpoint carries on."""
+    stages: dict[str, dict] = {}
+    last: dict[tuple, int] = {}  # (stage, kind of row) -> its last step: a loss row and a PSNR row share steps
+    for row in rows:
+        stage, step = row.get("stage"), row.get("step")
+        if stage is None or step is None:
+            continue
+        kind = (stage, "s_per_step" in row, "heldout_psnr" in row)
+        if stage not in stages or step <= last.get(kind, -1):
+            stages[stage] = {"steps": 0, "s_per_step": [], "bar_step": None}
+            last = {k: v for k, v in last.items() if k[0] != stage}
+        last[kind] = step
+        got = stages[stage]
+        got["steps"] = max(got["steps"], step)
+        if "s_per_step" in row:
+            got["s_per_step"].append(row["s_per_step"])
+        psnr = row.get("heldout_psnr")
+        if psnr is not None and psnr >= VAE_PSNR_BAR and got["bar_step"] is None:
+            got["bar_step"] = step
+    return {k: {**v, "s_per_step": median(v["s_per_step"])} for k, v in stages.items()}
+
+
+# ---------------------------------------------------------------- steps timed here
+
+
+def time_steps(step, repeats: int, warmup: int = 2) -> tuple[list[float], list[float]]:
+    """Wall and CPU seconds of `repeats` calls of step(), after `warmup` calls."""
+    for _ in range(warmup):
+        step()
+    walls, cpus = [], []
+    for _ in range(repeats):
+        wall, cpu = time.perf_counter(), time.process_time()
+        step()
+        walls.append(time.perf_counter() - wall)
+        cpus.append(time.process_time() - cpu)
+    return walls, cpus
+
+
+def unet_step(train_text_encoder: bool):
+    """One optimizer step of the bundled model's UNet as course_utils/mini/train.py takes it (stage "unet":
+    text encoder frozen; stage "tune": trained too), on random latents and captions of the shapes world.
+    The UNet is built from the bundled one's config with random weights (the step's cost does not depend on
+    them); the text encoder is the bundled one."""
+    import torch
+    import transformers
+    from diffusers import UNet2DConditionModel
+    from transformers import CLIPTextModel, CLIPTokenizer
+
+    from course_utils import shapes
+    from course_utils.mini import mini_path
+    from course_utils.mini.model import noise_scheduler
+    from course_utils.mini.train import CFG
+    from course_utils.training import EMA, noise_prediction_loss
+
+    transformers.utils.logging.disable_progress_bar()
+    folder = mini_path()
+    tokenizer = CLIPTokenizer.from_pretrained(folder / "tokenizer")
+    text_encoder = CLIPTextModel.from_pretrained(folder / "text_encoder", use_safetensors=True)
+    text_encoder.requires_grad_(train_text_encoder).train(train_text_encoder)
+    unet = UNet2DConditionModel.from_config(UNet2DConditionModel.load_config(folder / "unet"))  # random weights
+    models = [unet, text_encoder] if train_text_encoder else [unet]
+    params = [p for m in models for p in m.parameters()]
+    optimizer = torch.optim.AdamW(params, lr=CFG["unet_lr"], weight_decay=0.01)
+    emas = [EMA(m, CFG["unet_ema"]) for m in models]
+    noise_schedule = noise_scheduler()
+    batch, rng = CFG["unet_batch"], random.Random(0)
+    scenes = shapes.scenes(batch * 4, seed=0)
+    latent = (4, unet.config.sample_size, unet.config.sample_size)
+
+    def step():
+        texts = [shapes.caption(rng.choice(scenes), rng) for _ in range(batch)]
+        ids = tokenizer(texts, padding="max_length", max_length=tokenizer.model_max_length, truncation=True,
+                        return_tensors="pt").input_ids
+        with torch.set_grad_enabled(train_text_encoder):
+            cond = text_encoder(ids).last_hidden_state
+        x0 = torch.randn(batch, *latent)
+        noise = torch.randn_like(x0)
+        t = torch.randint(0, noise_schedule.config.num_train_timesteps, (batch,))
+        pred = unet(noise_schedule.add_noise(x0, noise, t), t, encoder_hidden_states=cond).sample
+        loss = noise_prediction_loss(pred, noise, t, noise_schedule, CFG["min_snr_gamma"])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        optimizer.step()
+        for ema, model in zip(emas, models, strict=True):
+            ema.update(model, 1000)
+
+    return step, batch
+
+
+def finetune_setup(loop: str):
+    """(pipe, data, train) for one of FINETUNE_LOOPS on the bundled model, as its lesson sets it up: the held-out
+    style, subject or concept of the shapes world (course_utils.shapes), with full captions."""
+    from course_utils import shapes
+    from course_utils.pipeline import load_pipeline
+
+    pipe = load_pipeline("mini")
+    if loop.startswith("full"):
+        return pipe, [(im, shapes.full_caption(s)) for im, s in shapes.style_images(64)], "unet"
+    if loop.startswith("DreamBooth"):
+        subject = [(im, shapes.full_caption(s)) for im, s in shapes.subject_images(6)]
+        prior = [(shapes.render(s), shapes.full_caption(s), 0.5) for s in shapes.scenes(32, seed=11)]
+        return pipe, subject + prior, "unet"
+    if loop.startswith("LoRA"):
+        from peft import LoraConfig
+
+        pipe.unet.add_adapter(LoraConfig(r=4, lora_alpha=4, target_modules=["to_q", "to_k", "to_v", "to_out.0"]))
+        lora = [p for name, p in pipe.unet.named_parameters() if "lora" in name]
+        return pipe, [(im, shapes.full_caption(s)) for im, s in shapes.style_images(64)], lora
+    pipe.tokenizer.add_tokens("<concept>")  # textual inversion: a new word, whose embedding alone trains
+    pipe.text_encoder.resize_token_embeddings(len(pipe.tokenizer))
+    data = [(im, f"a {s.size} <concept>") for im, s in shapes.concept_images(6)]
+    return pipe, data, [pipe.text_encoder.get_input_embeddings().weight]
+
+
+def finetune_steps(loop: str, repeats: int, warmup: int = 2) -> tuple[list[float], list[float]]:
+    """Wall and CPU seconds of `repeats` steps of course_utils.finetune.finetune, after `warmup` steps (the
+    first of which also encodes the images)."""
+    from course_utils.finetune import finetune
+
+    pipe, data, train = finetune_setup(loop)
+    marks: list[tuple[float, float]] = []
+    finetune(pipe, data, train=train, steps=warmup + repeats, batch_size=FINETUNE_BATCH, lr=1e-4,
+             on_step=lambda *_: marks.append((time.perf_counter(), time.process_time())))
+    walls = [b[0] - a[0] for a, b in zip(marks[warmup - 1:], marks[warmup:], strict=False)]
+    cpus = [b[1] - a[1] for a, b in zip(marks[warmup - 1:], marks[warmup:], strict=False)]
+    return walls, cpus
+
+
+def lesson_note(number: str) -> str:
+    found = sorted((ROOT / "notebooks").glob(f"{number}_*.ipynb"))
+    if found:
+        return f"not measured here (the bar is in {found[0].name})"
+    return f"lesson {number} not written yet"
+
+
+# ---------------------------------------------------------------- the report
+
+
+def measure(repeats: int = 5) -> Section:
+    clock = Clock()
+    log = summarize_log(read_log())
+    rows = []
+
+    def log_cells(stage: str, bar: str) -> list[str]:
+        got = log.get(stage)
+        if got is None:
+            return ["–", "–", bar if bar.startswith("not") else "–"]
+        return [seconds(got["s_per_step"]), f"{got['steps']:,}", bar]
+
+    loops = [("bundled model: VAE (stage vae)", None, "vae"),
+             ("bundled model: CLIP (stage clip)", None, "clip"),
+             ("bundled model: UNet, text encoder frozen (stage unet)", False, "unet"),
+             ("bundled model: UNet + text encoder (stage tune)", True, "tune")]
+    for name, train_text, stage in loops:
+        measured = ["–", "–", "–"]
+        if train_text is not None:
+            print(f"  {name}: {repeats} steps ...", file=sys.stderr, flush=True)
+            step, batch = unet_step(train_text)
+            walls, cpus = time_steps(step, repeats)
+            measured = [str(batch), spread(walls), seconds(median(cpus))]
+        if stage == "vae":
+            bar_step = log.get("vae", {}).get("bar_step")
+            bar = (f"{bar_step:,} (held-out PSNR ≥ {VAE_PSNR_BAR:g} dB)" if bar_step
+                   else f"not reached in the log (PSNR ≥ {VAE_PSNR_BAR:g} dB)")
+        elif stage == "clip":
+            bar = "no bar (its quality shows in the UNet's)"
+        else:
+            bar = "not in the log (losses only: the bar, shape adherence, is measured on the exported model)"
+        rows.append([name] + measured + log_cells(stage, bar))
+    written = importlib.util.find_spec("course_utils.finetune") is not None
+    for name, lesson in FINETUNE_LOOPS.items():
+        if not written:
+            rows.append([f"fine-tuning: {name}", "–", "not written yet", "–", "–", "–", lesson_note(lesson)])
+            continue
+        print(f"  fine-tuning: {name}: {repeats} steps ...", file=sys.stderr, flush=True)
+        walls, cpus = finetune_steps(name, repeats)
+        rows.append([f"fine-tuning: {name}", str(FINETUNE_BATCH), spread(walls), seconds(median(cpus)), "–", "–",
+                     lesson_note(lesson)])
+    headers = ["training loop", "batch", "time per step, measured here", "CPU per step",
+               "training log: s/step (median)", "training log: steps run", "steps to the quality bar"]
+    notes = [
+        f"Measured here: {repeats} optimizer steps after 2 warm-up steps (forward, loss, backward, gradient "
+        "clipping, AdamW, EMA update), on random latents and shapes-world captions; median (range, n). "
+        f"The log columns read {LOG.relative_to(ROOT)} " + ("(its latest run of each stage)." if log else
+                                                            "(not present on this machine: `make mini` writes it).")
+        + " course_utils/mini/MODEL_CARD.md gives the step times of the run that made the bundled weights.",
+        f"Fine-tuning rows: course_utils.finetune.finetune on the bundled model, batch {FINETUNE_BATCH}, on the "
+        "shapes world's held-out style (outlined), subject (moon, with prior images at weight 0.5) or concept "
+        "(a new token `<concept>`); LoRA is rank 4 on the attention projections. Steps to each lesson's bar "
+        "are the lesson's to measure: the column says whether the lesson exists yet.",
+    ]
+    return Section("Training", headers, rows, notes, clock.stamp())

@@ -1,0 +1,354 @@
+"""Fine-tune a Stable Diffusion pipeline on (image, caption) pairs: the loop lessons 08–12 share.
+
+    from course_utils.finetune import caption_images, finetune
+    captions = caption_images(images, style="outlined")          # zero-shot, with the course's CLIP
+    run = finetune(pipe, list(zip(images, captions)), train="unet", steps=300, folder="outputs/run")
+    plot(run.steps, run.losses)
+
+``finetune`` is built on accelerate's ``Accelerator``, so the same call runs on one CPU, one GPU, or several
+processes started by ``accelerate launch``: each process computes its share of every batch and the
+gradients are averaged across processes before each step. Checkpoints are accelerate's own
+(``save_state``: weights in safetensors, the rest read back with ``weights_only=True``), one folder per
+saved step; calling ``finetune`` again with the same folder resumes from the newest. Which parameters
+train is up to you: a whole UNet (lesson 08), one token embedding (09), the UNet with prior-preservation
+images weighted in the data (10), or LoRA adapters added with peft (11).
+
+``caption_images`` writes captions the way BLIP writes them in diffusers' text-to-image example, but with
+the bundled CLIP (``course_utils/mini/clip``): each image is scored against every full caption of the
+shapes world and gets the best one.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from . import shapes
+from .training import noise_prediction_loss
+
+PARTS = ("unet", "text_encoder")  # the pipeline parts whose parameters may train
+_STEP_DIR = "step-"
+
+
+@dataclass
+class FinetuneRun:
+    """What one call of ``finetune`` did: ``losses[i]`` is the mean loss of step ``steps[i]`` (1-based)."""
+
+    start: int  # the step it resumed from (0: a fresh run)
+    end: int  # the step it stopped at
+    steps: list[int] = field(default_factory=list)
+    losses: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def resumed(self) -> bool:
+        return self.start > 0
+
+
+def latest_checkpoint(folder) -> Path | None:
+    """The newest complete checkpoint in ``folder`` (``step-000120``), or None when there is none."""
+    folder = Path(folder)
+    done = sorted(p for p in folder.glob(f"{_STEP_DIR}*") if p.is_dir() and (p / "course.json").is_file())
+    return done[-1] if done else None
+
+
+# ---------------------------------------------------------------- captions
+CAPTION_ATTRIBUTES = ("size", "colour", "shape", "background")
+
+
+def caption_images(images, style: str | None = None, keep=CAPTION_ATTRIBUTES, clip=None, tokenizer=None,
+                   batch_size: int = 256) -> list[str]:
+    """Caption shapes-world images zero-shot with a CLIP: the full caption (size, colour, shape, background)
+    whose text embedding is closest to the image's, e.g. "a large red circle on a blue background".
+
+    style: a style name (``shapes.STYLE``) written into every caption, as the name of what the images share.
+    keep: the attributes to write; the others are left out ("a outlined shape on a blue background" keeps
+        only the background): a caption that says less is better than one that says something false.
+    clip, tokenizer: a transformers ``CLIPModel`` and its tokenizer; by default the bundled model's.
+    """
+    from transformers import CLIPModel, CLIPTokenizer
+
+    from .mini import mini_path
+
+    if isinstance(images, torch.Tensor) and images.ndim == 3:
+        images = [images]
+    if not len(images):
+        raise ValueError("caption_images() got no images: pass a list of PIL images or (3, H, W) tensors")
+    pixels = torch.stack([_as_tensor(im, i) for i, im in enumerate(images)])
+    if style is not None and style not in shapes.STYLES:
+        raise ValueError(f"Unknown style {style!r}. Choose one of: {', '.join(shapes.STYLES)} (or None).")
+    keep = (keep,) if isinstance(keep, str) else tuple(keep)
+    if not set(keep) <= set(CAPTION_ATTRIBUTES):
+        raise ValueError(f"keep must list attributes among {CAPTION_ATTRIBUTES}, not {keep!r}")
+    clip = clip or CLIPModel.from_pretrained(mini_path() / "clip").eval()
+    tokenizer = tokenizer or CLIPTokenizer.from_pretrained(mini_path() / "tokenizer")
+    scenes = [shapes.Scene(sh, c, b, sz, 32.0, 32.0, 20.0) for sz, c, sh, b in
+              itertools.product(shapes.SIZES, shapes.COLOURS, shapes.SHAPES, shapes.COLOURS) if c != b]
+    ids = tokenizer([shapes.full_caption(s) for s in scenes], padding="max_length", truncation=True,
+                    max_length=tokenizer.model_max_length, return_tensors="pt").input_ids
+    with torch.no_grad():
+        text = _features(clip.get_text_features(input_ids=ids))
+        best = torch.cat([(_features(clip.get_image_features(pixel_values=chunk)) @ text.T).argmax(1)
+                          for chunk in pixels.split(batch_size)])
+    return [_caption(scenes[k], style, keep) for k in best.tolist()]
+
+
+def _caption(scene: shapes.Scene, style: str | None, keep) -> str:
+    words = [scene.size] if "size" in keep else []
+    words += [style] if style not in (None, "flat") else []
+    words += [scene.colour] if "colour" in keep else []
+    words += [scene.shape if "shape" in keep else "shape"]
+    background = f" on a {scene.background} background" if "background" in keep else ""
+    return f"a {' '.join(words)}{background}"
+
+
+def _features(out) -> torch.Tensor:
+    out = out if isinstance(out, torch.Tensor) else out.pooler_output  # transformers 4 gives a tensor, 5 an output
+    return out / out.norm(dim=-1, keepdim=True)
+
+
+def _as_tensor(image, i: int) -> torch.Tensor:
+    if isinstance(image, torch.Tensor):
+        if image.ndim != 3 or image.shape[0] != 3:
+            raise ValueError(f"image {i}: expected a (3, H, W) tensor, got shape {tuple(image.shape)}")
+        if image.min() < -1.01 or image.max() > 1.01:
+            raise ValueError(f"image {i}: tensor values must be in [-1, 1] (shapes.to_tensor gives that range), "
+                             f"got {image.min().item():.3g}..{image.max().item():.3g}")
+        return image.float()
+    if hasattr(image, "convert"):  # a PIL image
+        return shapes.to_tensor(image)
+    raise TypeError(f"image {i}: expected a PIL image or a (3, H, W) tensor in [-1, 1], not {type(image).__name__}")
+
+
+# ---------------------------------------------------------------- the training loop
+def finetune(pipe, data, *, train="unet", steps: int, lr: float = 1e-4, batch_size: int = 16, folder=None,
+             save_every: int | None = None, stop_after: int | None = None, seed: int = 0,
+             empty_prompt_prob: float = 0.1, min_snr_gamma: float | None = 5.0, warmup: int = 0,
+             weight_decay: float = 1e-2, max_grad_norm: float | None = 1.0, mixed_precision: str = "no",
+             on_step=None) -> FinetuneRun:
+    """Train some of ``pipe``'s parameters to predict the noise on ``data``, as Stable Diffusion was trained.
+
+    pipe: a Stable Diffusion pipeline (``unet``, ``vae``, ``text_encoder``, ``tokenizer``, ``scheduler``), in
+        float32; it is trained in place. data: a sequence of ``(image, caption)`` or ``(image, caption,
+        weight)``; images are PIL images or (3, H, W) tensors in [-1, 1], all the same size; ``weight``
+        scales that example's loss (DreamBooth's prior-preservation weight, lesson 10).
+    train: "unet", "text_encoder", a list of those, or a list of parameters (one embedding, LoRA's): exactly
+        these train; every other parameter is frozen, and all are frozen again at the end.
+    steps: optimizer steps in all; batch_size: images per step over all processes (each of n processes takes
+        batch_size / n), so a run gives the same result on 1 or n processes.
+    folder: where checkpoints go, every ``save_every`` steps (default: steps // 4) and at the end; a folder
+        that holds one resumes from it. stop_after: stop at this step without saving, as if the run had been
+        killed (to rehearse resuming).
+    empty_prompt_prob: the share of captions replaced by "" so classifier-free guidance keeps working.
+    min_snr_gamma: min-SNR loss weighting, for ε-prediction models (None: plain MSE).
+    warmup: steps of linear learning-rate warm-up; weight_decay, max_grad_norm: AdamW's and gradient clipping's.
+    on_step: called as ``on_step(step, loss)`` after each step (e.g. to log, or to restore frozen rows).
+
+    Batches, noise and timesteps are drawn from generators seeded by (seed, step), so a resumed run repeats
+    the uninterrupted one exactly. Returns a ``FinetuneRun`` with the losses of the steps this call ran.
+    """
+    from accelerate import Accelerator
+    from diffusers import DDPMScheduler
+    from diffusers.optimization import get_scheduler
+
+    for name in ("unet", "vae", "text_encoder", "tokenizer", "scheduler"):
+        if getattr(pipe, name, None) is None:
+            raise TypeError(f"pipe must be a Stable Diffusion pipeline with a {name}: load it with load_pipeline()")
+    steps = _positive_int("steps", steps)
+    batch_size = _positive_int("batch_size", batch_size)
+    if not (isinstance(lr, (int, float)) and lr > 0):
+        raise ValueError(f"lr must be a positive number such as 1e-4, not {lr!r}")
+    if not 0 <= empty_prompt_prob < 1:
+        raise ValueError(f"empty_prompt_prob must be in [0, 1), not {empty_prompt_prob!r}")
+    if stop_after is not None and not 1 <= _positive_int("stop_after", stop_after) <= steps:
+        raise ValueError(f"stop_after must be between 1 and steps ({steps}), not {stop_after}")
+    save_every = max(1, steps // 4) if save_every is None else _positive_int("save_every", save_every)
+    pixels, captions, weights = _unpack(data)
+    params, modules = _trainable(pipe, train)
+
+    # train where the pipeline is; on a machine without GPUs, cpu=True is what lets `accelerate launch` processes
+    # form one group (gloo) instead of each training alone
+    accelerator = Accelerator(cpu=pipe.device.type == "cpu", mixed_precision=mixed_precision)
+    n_proc, rank, device = accelerator.num_processes, accelerator.process_index, accelerator.device
+    if batch_size % n_proc:
+        raise ValueError(f"batch_size {batch_size} does not split over {n_proc} processes: "
+                         f"use a multiple of {n_proc}")
+    local = batch_size // n_proc
+    for part in ("unet", "vae", "text_encoder"):
+        getattr(pipe, part).to(device).train(getattr(pipe, part) in modules)
+    noise_sched = DDPMScheduler.from_config(pipe.scheduler.config)
+
+    with torch.no_grad():  # encode the images once: the VAE is frozen
+        dists = [pipe.vae.encode(chunk.to(device)).latent_dist for chunk in pixels.split(32)]
+    mean = torch.cat([d.mean for d in dists]).float()
+    std = torch.cat([d.std for d in dists]).float()
+    scale = pipe.vae.config.scaling_factor
+    text_trains = pipe.text_encoder in modules
+    cache = {} if text_trains else _encode(pipe, sorted(set(captions) | {""}), device)
+
+    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    # accelerate steps a prepared scheduler once per process at every step, hence the factor n_proc
+    lr_sched = get_scheduler("constant_with_warmup", optimizer, num_warmup_steps=warmup * n_proc,
+                             num_training_steps=steps * n_proc)
+    prepared = accelerator.prepare(*modules, optimizer, lr_sched)
+    wrapped, optimizer, lr_sched = prepared[:len(modules)], prepared[-2], prepared[-1]
+    unet = wrapped[modules.index(pipe.unet)] if pipe.unet in modules else pipe.unet
+    text_encoder = wrapped[modules.index(pipe.text_encoder)] if text_trains else pipe.text_encoder
+
+    run_info = {"examples": len(captions), "batch_size": batch_size, "seed": seed,
+                "trainable": sum(p.numel() for p in params)}
+    start = 0
+    if folder is not None and (last := latest_checkpoint(folder)) is not None:
+        saved = json.loads((last / "course.json").read_text())
+        if {k: saved.get(k) for k in run_info} != run_info:
+            raise ValueError(f"{folder} holds a checkpoint of another run ({saved}, this one: {run_info}): "
+                             "use a new folder, or delete that one to start afresh")
+        accelerator.load_state(str(last))
+        start = saved["step"]
+    run = FinetuneRun(start=start, end=start)
+    t0 = time.perf_counter()
+    for step in range(start, steps):
+        idx, eps, noise, t, drop = _draw(step, seed, len(captions), batch_size, mean.shape[1:], noise_sched)
+        mine = slice(rank * local, (rank + 1) * local)  # this process's share of the batch
+        idx, drop = idx[mine], drop[mine]
+        eps, noise, t = (x[mine].to(device) for x in (eps, noise, t))
+        latents = (mean[idx] + std[idx] * eps) * scale  # a sample of each image's latent distribution
+        texts = ["" if d < empty_prompt_prob else captions[i] for i, d in zip(idx.tolist(), drop.tolist(), strict=True)]
+        with accelerator.autocast():
+            cond = _encode(pipe, texts, device, text_encoder) if text_trains else torch.stack([cache[x] for x in texts])
+            pred = unet(noise_sched.add_noise(latents, noise, t), t, encoder_hidden_states=cond).sample
+        v_pred = noise_sched.config.prediction_type == "v_prediction"  # SD 2.x's 768-px models
+        target = noise_sched.get_velocity(latents, noise, t) if v_pred else noise
+        loss = noise_prediction_loss(pred, target, t, noise_sched, min_snr_gamma, sample_weights=weights[idx])
+        accelerator.backward(loss)  # with several processes, the gradients are averaged across them here
+        if max_grad_norm is not None:
+            accelerator.clip_grad_norm_(params, max_grad_norm)
+        optimizer.step()
+        lr_sched.step()
+        optimizer.zero_grad(set_to_none=True)
+        run.steps.append(step + 1)
+        run.losses.append(accelerator.reduce(loss.detach(), "mean").item())
+        run.end = step + 1
+        if on_step is not None:
+            on_step(step + 1, run.losses[-1])
+        if stop_after is not None and step + 1 >= stop_after:
+            break
+        if folder is not None and ((step + 1) % save_every == 0 or step + 1 == steps):
+            _save(accelerator, Path(folder), step + 1, run_info)
+    run.seconds = time.perf_counter() - t0
+    accelerator.wait_for_everyone()
+    accelerator.free_memory()
+    for part in ("unet", "vae", "text_encoder"):
+        getattr(pipe, part).eval().requires_grad_(False)
+    return run
+
+
+def _positive_int(name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a whole number of at least 1, not {value!r}")
+    return value
+
+
+def _unpack(data):
+    try:
+        items = [data[i] for i in range(len(data))]
+    except TypeError:
+        raise TypeError("data must be a sequence (a list or a Dataset) of (image, caption) pairs, "
+                        f"not {type(data).__name__}") from None
+    if not items:
+        raise ValueError("data is empty: give at least one (image, caption) pair")
+    pixels, captions, weights = [], [], []
+    for i, item in enumerate(items):
+        if not isinstance(item, (tuple, list)) or len(item) not in (2, 3):
+            raise ValueError(f"data[{i}] must be (image, caption) or (image, caption, weight), not {item!r:.80}")
+        if not isinstance(item[1], str):
+            raise TypeError(f"data[{i}]: the caption must be a string, not {type(item[1]).__name__}")
+        pixels.append(_as_tensor(item[0], i))
+        captions.append(item[1])
+        weights.append(float(item[2]) if len(item) == 3 else 1.0)
+    if len({tuple(p.shape) for p in pixels}) > 1:
+        raise ValueError("the images differ in size: resize them all to one size (e.g. the model's 64×64)")
+    return torch.stack(pixels), captions, torch.tensor(weights)
+
+
+def _trainable(pipe, train) -> tuple[list, list]:
+    """(parameters that train, the pipeline parts that hold them); everything else is frozen."""
+    parts = {name: getattr(pipe, name) for name in PARTS}
+    hint = f"train must be {' or '.join(map(repr, PARTS))}, a list of them, or a list of parameters"
+    items = [train] if isinstance(train, (str, torch.nn.Module)) else list(train)
+    params = []
+    for item in items:
+        if isinstance(item, str):
+            if item not in parts:
+                raise ValueError(f"{hint}, not {item!r} (the VAE never trains here: its latents are precomputed)")
+            params += list(parts[item].parameters())
+        elif isinstance(item, torch.nn.Parameter):
+            params.append(item)
+        elif isinstance(item, torch.nn.Module):
+            params += list(item.parameters())
+        else:
+            raise TypeError(f"{hint}, not {type(item).__name__}")
+    if not params:
+        raise ValueError("train selects no parameters: nothing would learn")
+    owners = [m for m in parts.values() if {id(q) for q in m.parameters()} & {id(p) for p in params}]
+    if {id(p) for p in params} - {id(q) for m in parts.values() for q in m.parameters()}:
+        raise ValueError("train holds parameters that are not in pipe.unet or pipe.text_encoder")
+    if any(p.dtype != torch.float32 for p in params):
+        raise ValueError("the parameters that train must be float32: load the pipeline with dtype=torch.float32 "
+                         "(use mixed_precision='fp16' or 'bf16' for speed on a GPU)")
+    for module in (pipe.unet, pipe.vae, pipe.text_encoder):
+        module.requires_grad_(False)
+    for p in params:
+        p.requires_grad_(True)
+    return params, owners
+
+
+def _encode(pipe, texts, device, text_encoder=None):
+    """Text-encoder hidden states: a tensor for a list being trained through, else a {caption: states} cache."""
+    ids = pipe.tokenizer(list(texts), padding="max_length", max_length=pipe.tokenizer.model_max_length,
+                         truncation=True, return_tensors="pt").input_ids.to(device)
+    if text_encoder is not None:
+        return text_encoder(ids)[0]
+    with torch.no_grad():
+        states = torch.cat([pipe.text_encoder(chunk)[0] for chunk in ids.split(256)])
+    return dict(zip(texts, states, strict=True))
+
+
+def _draw(step: int, seed: int, n: int, batch_size: int, latent_shape, noise_sched):
+    """One global batch, the same in every process and a function of (seed, step) only: the examples (a fresh
+    shuffle of the data each epoch), the latent samples' noise, the added noise, timesteps, and caption drops."""
+    positions = range(step * batch_size, (step + 1) * batch_size)
+    perms = {e: torch.randperm(n, generator=torch.Generator().manual_seed(seed * 7919 + e + 1))
+             for e in {p // n for p in positions}}
+    idx = torch.stack([perms[p // n][p % n] for p in positions])
+    g = torch.Generator().manual_seed(seed * 1_000_003 + step)
+    eps = torch.randn((batch_size, *latent_shape), generator=g)
+    noise = torch.randn((batch_size, *latent_shape), generator=g)
+    t = torch.randint(0, noise_sched.config.num_train_timesteps, (batch_size,), generator=g)
+    return idx, eps, noise, t, torch.rand(batch_size, generator=g)
+
+
+def _save(accelerator, folder: Path, step: int, run_info: dict) -> None:
+    """Save into step-NNNNNN.tmp, then rename: a run killed while saving leaves no half checkpoint behind."""
+    final = folder / f"{_STEP_DIR}{step:06d}"
+    tmp = final.with_name(final.name + ".tmp")
+    if accelerator.is_main_process:
+        shutil.rmtree(tmp, ignore_errors=True)
+    accelerator.wait_for_everyone()
+    accelerator.save_state(str(tmp))
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        (tmp / "course.json").write_text(json.dumps({"step": step, **run_info}))
+        shutil.rmtree(final, ignore_errors=True)
+        os.replace(tmp, final)
+        for old in folder.glob(f"{_STEP_DIR}*"):
+            if old != final:
+                shutil.rmtree(old, ignore_errors=True)  # keep only the newest
+    accelerator.wait_for_everyone()

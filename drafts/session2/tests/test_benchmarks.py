@@ -1,0 +1,161 @@
+"""The benchmarks' own logic: tables, units, results.md merging, the training log, notebook selection, and the
+GPU part's code path on a tiny architecture (it can only be timed for real where there is CUDA)."""
+
+import json
+
+import pytest
+
+from benchmarks import __main__ as cli
+from benchmarks import gpu, model, notebooks, report, training
+
+
+def test_table_escapes_pipes_and_pads_short_rows():
+    got = report.table(["a", "b"], [["x|y", 1], ["z"]])
+    assert got.splitlines() == ["| a | b |", "|---|---|", "| x\\|y | 1 |", "| z |  |"]
+
+
+def test_table_rejects_long_rows_and_no_columns():
+    with pytest.raises(ValueError, match="more cells"):
+        report.table(["a"], [[1, 2]])
+    with pytest.raises(ValueError, match="one column"):
+        report.table([], [])
+
+
+@pytest.mark.parametrize(("value", "text"), [(None, "–"), (0.4123, "0.41 s"), (12.34, "12.3 s"),
+                                             (345.6, "346 s"), (900, "15.0 min")])
+def test_seconds(value, text):
+    assert report.seconds(value) == text
+
+
+def test_size_and_target():
+    assert report.size(None) == "–"
+    assert report.size(300 * 2**20) == "300 MiB"
+    assert report.size(3 * 2**30) == "3.00 GiB"
+    assert report.target(1.2, 1.5) == "≤ 1.5 s: met"
+    assert report.target(1.6, 1.5) == "≤ 1.5 s: **missed**"
+    assert report.target(None, 1.5) == "–"
+
+
+def test_median_and_spread_ignore_missing_values():
+    assert report.median([3, None, 1, 2]) == 2
+    assert report.median([None]) is None
+    assert report.spread([]) == "–"
+    assert report.spread([2.0]) == "2.00 s"
+    assert report.spread([1.0, 3.0, 2.0]) == "2.00 s (1–3, n=3)"
+
+
+def test_merge_replaces_measured_sections_and_keeps_the_others():
+    old = report.merge(None, [report.Section("A", ["x"], [["1"]], stamp="old"),
+                              report.Section("B", ["y"], [["2"]], stamp="old")], ["A", "B"])
+    assert old.startswith(report.INTRO)
+    new = report.merge(old, [report.Section("B", ["y"], [["3"]], ["a note"], stamp="new")], ["A", "B"])
+    sections = report.split_sections(new)
+    assert list(sections) == ["A", "B"]
+    assert "| 1 |" in sections["A"] and "_old_" in sections["A"]
+    assert "| 3 |" in sections["B"] and "_new_" in sections["B"] and "a note" in sections["B"]
+    assert "| 2 |" not in new
+    assert report.merge(new, [], ["A", "B"]) == new  # merging nothing changes nothing
+
+
+def test_merge_keeps_sections_outside_the_order_last():
+    text = report.merge("## Z\n\nkept\n", [report.Section("A", ["x"], [["1"]])], ["A"])
+    assert list(report.split_sections(text)) == ["A", "Z"]
+
+
+def test_summarize_log_takes_the_latest_run_of_each_stage(tmp_path):
+    rows = [
+        {"stage": "vae", "step": 100, "s_per_step": 0.5},
+        {"stage": "vae", "step": 1000, "heldout_psnr": 30.0},
+        {"stage": "vae", "step": 2000, "heldout_psnr": 31.2, "s_per_step": 0.3},
+        {"stage": "vae", "step": 3000, "heldout_psnr": 31.5, "s_per_step": 0.4},
+        {"stage": "unet", "step": 100, "s_per_step": 9.0},  # a run that was started again from scratch ...
+        {"stage": "unet", "step": 100, "s_per_step": 0.6},  # ... here
+        {"stage": "unet", "step": 200, "s_per_step": 0.8},
+        {"stage": "stage_done", "name": "unet", "minutes": 3},
+    ]
+    path = tmp_path / "log.jsonl"
+    path.write_text("\n".join(map(json.dumps, rows)) + "\n{\"stage\": \"unet\", \"st")  # a line cut short
+    got = training.summarize_log(training.read_log(path))
+    assert got["vae"] == {"steps": 3000, "s_per_step": 0.4, "bar_step": 2000}
+    assert got["unet"] == {"steps": 200, "s_per_step": pytest.approx(0.7), "bar_step": None}
+    assert training.read_log(tmp_path / "missing.jsonl") == []
+
+
+def test_select_notebooks_by_prefix(tmp_path):
+    for name in ("00_first_image", "01_finite_differencing", "10_lora"):
+        (tmp_path / f"{name}.ipynb").write_text("{}")
+    names = lambda found: [p.stem for p in found]  # noqa: E731
+    assert names(notebooks.select(None, tmp_path)) == ["00_first_image", "01_finite_differencing", "10_lora"]
+    assert names(notebooks.select(["01", "notebooks/00_first_image.ipynb", "01_finite"], tmp_path)) == [
+        "01_finite_differencing", "00_first_image"]
+    with pytest.raises(SystemExit, match="no notebook"):
+        notebooks.select(["99"], tmp_path)
+
+
+def test_full_mode_budget_depends_on_the_lesson():
+    assert notebooks.full_limit("05_clip") == 6 * 60
+    assert notebooks.full_limit("06_guidance") == 8 * 60
+    assert notebooks.full_limit("scratch") == 8 * 60
+
+
+def test_ratio_is_the_median_of_pairs():
+    assert model.ratio([2.0, 6.0, 3.0], [1.0, 2.0, 1.0]) == "3.00×"
+    assert model.ratio([1.0], [0.0]) == "–"
+
+
+def test_breakdown_adds_up_to_the_total():
+    parts = {"text encoder": 0.1, "UNet": 1.0, "scheduler": 0.2, "VAE decode": 0.3, "total": 2.0}
+    got = model.breakdown({"course": parts})
+    assert "| other (pipeline, image conversion) | 0.40 s (20%) |" in got
+    assert "| UNet | 1.00 s (50%) |" in got
+
+
+def test_command_line_options():
+    assert cli.parse([]).only == list(cli.PARTS)
+    assert cli.parse(["--notebooks", "01"]).only == ["notebooks"]
+    assert cli.parse(["--only", "model", "gpu"]).only == ["model", "gpu"]
+    with pytest.raises(SystemExit):
+        cli.parse(["--only", "nothing"])
+    with pytest.raises(SystemExit):
+        cli.parse(["--repeats", "0"])
+
+
+def test_gpu_part_runs_on_a_tiny_architecture_on_the_cpu():
+    import torch
+
+    tiny_unet = dict(gpu.SD15_UNET, sample_size=8, block_out_channels=(32, 32, 32, 32), cross_attention_dim=32,
+                     norm_num_groups=8, layers_per_block=1, attention_head_dim=2)
+    tiny_vae = dict(gpu.SD15_VAE, sample_size=64, block_out_channels=(8, 8, 8, 8), norm_num_groups=4,
+                    layers_per_block=1)
+    tiny_text = dict(gpu.SD15_TEXT, hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                     num_attention_heads=2)
+    pipe = gpu.build(torch.device("cpu"), tiny_unet, tiny_vae, tiny_text)
+    settings = gpu.course_settings(pipe, torch.device("cpu"))
+    assert settings.dtype == torch.float32 and "DPMSolver" in type(pipe.scheduler).__name__
+    got = gpu.time_call(pipe, batch=2, steps=3, side=64)
+    assert got["it_s"] > 0 and got["seconds"] > 0 and got["peak"] is None
+    if not torch.cuda.is_available():
+        section = gpu.measure()
+        assert not section.rows and "Skipped: no CUDA" in section.markdown()
+
+
+def test_stopwatch_splits_a_generation_and_leaves_the_pipeline_as_it_was(tiny_pipe):
+    from course_utils.pipeline import generate
+
+    with model.stopwatch(tiny_pipe) as parts:
+        generate(tiny_pipe, "a red circle", steps=3, n=2)
+    assert set(parts) == {"text encoder", "UNet", "scheduler", "VAE decode"}
+    assert all(seconds > 0 for seconds in parts.values())
+    assert "step" not in vars(tiny_pipe.scheduler)  # the timing wrapper is gone
+    assert not tiny_pipe.unet._forward_hooks and not tiny_pipe.unet._forward_pre_hooks
+
+
+def test_lesson_note_says_whether_the_lesson_exists():
+    assert training.lesson_note("99") == "lesson 99 not written yet"
+    assert training.lesson_note("01").startswith("not measured here (the bar is in 01_")
+
+
+def test_clock_says_nothing_about_other_processes_over_a_short_window():
+    clock = report.Clock()
+    assert clock.others() is None
+    assert clock.stamp().startswith(f"{clock.started:%Y-%m-%d %H:%M} · ")
