@@ -313,6 +313,21 @@ def accuracy(images, scenes) -> dict:
     return out
 
 
+def psnr(images: torch.Tensor, originals: torch.Tensor) -> float:
+    """Peak signal-to-noise ratio in dB between two image tensors in [-1, 1] (one image or a batch, the
+    same shape), measured on the 0..1 scale: 10·log10(1 / MSE), the MSE taken over every pixel of the
+    batch. Each +10 dB is a tenfold smaller squared error; identical images give ``inf``.
+
+    Pixel-level only: pair it with ``accuracy`` to see whether the shapes themselves survive."""
+    if not isinstance(images, torch.Tensor) or not isinstance(originals, torch.Tensor):
+        raise TypeError("psnr takes two tensors in [-1, 1] (shapes.to_tensor gives one from a PIL image).")
+    if images.shape != originals.shape:
+        raise ValueError(f"Shapes differ: {tuple(images.shape)} vs {tuple(originals.shape)}.")
+    diff = (images.detach().float().cpu().clamp(-1, 1) - originals.detach().float().cpu().clamp(-1, 1)) / 2
+    mse = float((diff**2).mean())
+    return float("inf") if mse == 0 else 10 * float(np.log10(1 / mse))
+
+
 # ---------------------------------------------------------------- held-out sets
 def _verdict(v) -> Verdict:
     return v if isinstance(v, Verdict) else judge(v)

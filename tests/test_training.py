@@ -75,3 +75,13 @@ def test_checkpoint_round_trip(tmp_path):
     assert torch.equal(fresh_ema.shadow["weight"], ema.shadow["weight"])
     assert fresh_opt.state_dict()["state"][0]["step"] == opt.state_dict()["state"][0]["step"]
     assert not list((tmp_path / "run").glob("*.tmp"))  # written atomically
+
+
+def test_loss_sample_weights_scale_each_sample():
+    pred, target = torch.zeros(2, 4, 2, 2), torch.ones(2, 4, 2, 2)
+    target[1] *= 2  # per-sample errors 1 and 4
+    assert noise_prediction_loss(pred, target).item() == pytest.approx(2.5)
+    assert noise_prediction_loss(pred, target, sample_weights=torch.tensor([1.0, 0.0])).item() == pytest.approx(0.5)
+    assert noise_prediction_loss(pred, target, sample_weights=torch.tensor([0.0, 0.5])).item() == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="one weight per sample"):
+        noise_prediction_loss(pred, target, sample_weights=torch.ones(3))

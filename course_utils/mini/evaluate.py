@@ -83,12 +83,11 @@ def vae(pipe, n=256, seed=99) -> dict:
     x = torch.stack([shapes.to_tensor(shapes.render(s)) for s in scenes]).to(pipe.vae.dtype)
     rec = torch.cat([pipe.vae.decode(pipe.vae.encode(x[i:i + 64]).latent_dist.mode()).sample
                      for i in range(0, n, 64)]).float().clamp(-1, 1)
-    mse = (((rec - x.float()) / 2) ** 2).mean().item()
     images = [shapes.to_image(r) for r in rec]
     acc = judge.accuracy(images, scenes)
     stars = [i for i, s in enumerate(scenes) if s.shape == "star" and s.size == "small"]
     acc["small_star_shape"] = float(np.mean([judge.judge(images[i]).shape == "star" for i in stars]))
-    return {"psnr": 10 * np.log10(1 / mse), "roundtrip": acc, "n": n}
+    return {"psnr": judge.psnr(rec, x), "roundtrip": acc, "n": n}
 
 
 def speed(pipe, n=4, steps=20, repeats=3) -> dict:

@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageDraw
 
-from course_utils import shapes
+from course_utils import judge, shapes
 from course_utils.mini import MINI_DIR
 from course_utils.mini.model import build_clip, build_tokenizer, build_unet, build_vae, noise_scheduler
 from course_utils.training import EMA, Checkpoint, contrastive_step, lr_lambda, noise_prediction_loss
@@ -118,12 +118,6 @@ def to_batch(arr: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(arr).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
 
 
-def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
-    """PSNR in dB of images in [-1, 1], measured in [0, 1]."""
-    mse = (((a.clamp(-1, 1) - b.clamp(-1, 1)) / 2) ** 2).mean().item()
-    return 10 * np.log10(1.0 / max(mse, 1e-12))
-
-
 # ---------------------------------------------------------------- 2. VAE
 def vae_loss(vae, x: torch.Tensor) -> tuple[torch.Tensor, dict]:
     post = vae.encode(x).latent_dist
@@ -143,7 +137,7 @@ def eval_vae(vae, held: np.ndarray) -> float:
     x = to_batch(held[:256])
     rec = torch.cat([vae.decode(vae.encode(x[i:i + 64]).latent_dist.mode()).sample for i in range(0, len(x), 64)])
     vae.train()
-    return psnr(rec, x)
+    return judge.psnr(rec, x)
 
 
 def stage_vae(work: Path, log: Log) -> None:
@@ -240,6 +234,33 @@ def stage_latents(work: Path, log: Log) -> None:
     log("latents", n=len(mean), latent_std=sample.std().item(), scaling_factor=scaling)
 
 
+# ---------------------------------------------------------------- the denoising step (stages unet and tune)
+def caption_batch(rng: random.Random, scenes, bs: int) -> tuple[torch.Tensor, list[str]]:
+    """A random batch of scene indices and captions drawn afresh, `uncond_prob` of them empty (for CFG)."""
+    idx = torch.tensor([rng.randrange(len(scenes)) for _ in range(bs)])
+    texts = ["" if rng.random() < CFG["uncond_prob"] else shapes.caption(scenes[i], rng) for i in idx.tolist()]
+    return idx, texts
+
+
+def denoising_loss(unet, cond: torch.Tensor, latents: dict, idx: torch.Tensor, sched_noise) -> torch.Tensor:
+    """Sample latents from the stored posteriors, noise them at random timesteps, and score the UNet's
+    noise prediction (min-SNR weighted)."""
+    mean, std = latents["mean"][idx].float(), latents["std"][idx].float()
+    x0 = (mean + std * torch.randn_like(std)) * latents["scaling_factor"]
+    noise = torch.randn_like(x0)
+    t = torch.randint(0, sched_noise.config.num_train_timesteps, (len(idx),))
+    pred = unet(sched_noise.add_noise(x0, noise, t), t, encoder_hidden_states=cond).sample
+    return noise_prediction_loss(pred, noise, t, sched_noise, CFG["min_snr_gamma"])
+
+
+def optimizer_step(loss: torch.Tensor, params, opt, sched) -> None:
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(params, 1.0)
+    opt.step()
+    sched.step()
+
+
 # ---------------------------------------------------------------- 5. UNet
 def stage_unet(work: Path, log: Log) -> None:
     if (work / "unet_final.safetensors").exists():
@@ -248,7 +269,6 @@ def stage_unet(work: Path, log: Log) -> None:
 
     _, _, _, scenes = load_data(work)
     lat = torch.load(work / "latents.pt", weights_only=True)
-    mean, std, sf = lat["mean"].float(), lat["std"].float(), lat["scaling_factor"]
     tok = build_tokenizer(work / "tokenizer")
     text_encoder = CLIPModel.from_pretrained(work / "clip_final").text_model.eval().requires_grad_(False)
     unet = build_unet(text_encoder.config.hidden_size)
@@ -263,8 +283,7 @@ def stage_unet(work: Path, log: Log) -> None:
     cache: dict[str, torch.Tensor] = {}
     t0 = time.monotonic()
     while step < CFG["unet_steps"]:
-        idx = torch.tensor([rng.randrange(len(scenes)) for _ in range(bs)])
-        texts = ["" if rng.random() < CFG["uncond_prob"] else shapes.caption(scenes[i], rng) for i in idx.tolist()]
+        idx, texts = caption_batch(rng, scenes, bs)
         missing = [t for t in set(texts) if t not in cache]
         if missing:
             ids = tok(missing, padding="max_length", max_length=tok.model_max_length, truncation=True,
@@ -272,17 +291,8 @@ def stage_unet(work: Path, log: Log) -> None:
             with torch.no_grad():
                 states = text_encoder(ids).last_hidden_state
             cache.update(zip(missing, states, strict=True))
-        cond = torch.stack([cache[t] for t in texts])
-        x0 = (mean[idx] + std[idx] * torch.randn_like(std[idx])) * sf
-        noise = torch.randn_like(x0)
-        t = torch.randint(0, sched_noise.config.num_train_timesteps, (bs,))
-        pred = unet(sched_noise.add_noise(x0, noise, t), t, encoder_hidden_states=cond).sample
-        loss = noise_prediction_loss(pred, noise, t, sched_noise, CFG["min_snr_gamma"])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
-        opt.step()
-        sched.step()
+        loss = denoising_loss(unet, torch.stack([cache[t] for t in texts]), lat, idx, sched_noise)
+        optimizer_step(loss, unet.parameters(), opt, sched)
         step += 1
         ema.update(unet, step)
         if step % 100 == 0:
@@ -323,7 +333,6 @@ def stage_tune(work: Path, log: Log) -> None:
         return
     _, _, _, scenes = load_data(work)
     lat = torch.load(work / "latents.pt", weights_only=True)
-    mean, std, sf = lat["mean"].float(), lat["std"].float(), lat["scaling_factor"]
     tok = build_tokenizer(work / "tokenizer")
     _, text_encoder = clip_text_encoder(work)
     text_encoder.train()
@@ -342,21 +351,11 @@ def stage_tune(work: Path, log: Log) -> None:
     bs = CFG["unet_batch"]
     t0 = time.monotonic()
     while step < CFG["tune_steps"]:
-        idx = torch.tensor([rng.randrange(len(scenes)) for _ in range(bs)])
-        texts = ["" if rng.random() < CFG["uncond_prob"] else shapes.caption(scenes[i], rng) for i in idx.tolist()]
+        idx, texts = caption_batch(rng, scenes, bs)
         ids = tok(texts, padding="max_length", max_length=tok.model_max_length, truncation=True,
                   return_tensors="pt").input_ids
-        cond = text_encoder(ids).last_hidden_state
-        x0 = (mean[idx] + std[idx] * torch.randn_like(std[idx])) * sf
-        noise = torch.randn_like(x0)
-        t = torch.randint(0, sched_noise.config.num_train_timesteps, (bs,))
-        pred = unet(sched_noise.add_noise(x0, noise, t), t, encoder_hidden_states=cond).sample
-        loss = noise_prediction_loss(pred, noise, t, sched_noise, CFG["min_snr_gamma"])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
-        sched.step()
+        loss = denoising_loss(unet, text_encoder(ids).last_hidden_state, lat, idx, sched_noise)
+        optimizer_step(loss, params, opt, sched)
         step += 1
         ema.update(unet, step)
         ema_text.update(text_encoder, step)

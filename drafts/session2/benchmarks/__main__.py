@@ -69,7 +69,12 @@ def main(argv=None) -> int:
     for part in PARTS:
         if part in args.only:
             print(f"== {PARTS[part]} ...", file=sys.stderr, flush=True)
-            sections.append(run_part(part, args))
+            clock = report.Clock()
+            try:
+                sections.append(run_part(part, args))
+            except Exception as error:  # a benchmark that breaks is reported, and the other parts still run
+                note = f"**Failed**: {type(error).__name__}: {error}"
+                sections.append(report.Section(PARTS[part], [], notes=[note], stamp=clock.stamp()))
             print(sections[-1].markdown(), flush=True)
     if not args.no_write:
         old = args.out.read_text() if args.out.exists() else None

@@ -183,11 +183,18 @@ def _busy_seconds() -> float | None:
     return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
-def _own_seconds() -> float:
-    import resource
+def children_cpu_seconds() -> float | None:
+    """CPU seconds used by this process's finished children (notebook kernels, workers); None on Windows."""
+    try:
+        import resource
+    except ImportError:
+        return None
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
-    own = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return sum(r.ru_utime + r.ru_stime for r in own)
+
+def _own_seconds() -> float:
+    return time.process_time() + (children_cpu_seconds() or 0.0)
 
 
 class Clock:

@@ -159,3 +159,52 @@ def test_clock_says_nothing_about_other_processes_over_a_short_window():
     clock = report.Clock()
     assert clock.others() is None
     assert clock.stamp().startswith(f"{clock.started:%Y-%m-%d %H:%M} · ")
+
+
+def test_a_notebook_runs_in_a_scratch_copy_and_a_failure_is_reported(tmp_path):
+    import nbformat
+
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("import os, pathlib\n"
+                                  "pathlib.Path('outputs').mkdir()\n"
+                                  "assert os.environ['COURSE_QUICK'] == '1' and os.environ['COURSE_HEADLESS'] == '1'"),
+        nbformat.v4.new_code_cell("assert False, 'the check failed'"),
+    ])
+    path = tmp_path / "99_broken.ipynb"
+    nbformat.write(nb, path)
+    before = path.read_bytes()
+    got = notebooks.run(path, quick=True)
+    assert got["error"] == "AssertionError: the check failed"
+    assert got["wall"] > 0 and (got["cpu"] is None or got["cpu"] > 0)
+    assert path.read_bytes() == before and not (tmp_path / "outputs").exists()
+    assert got["slowest"][0] in (1, 2)
+
+
+def test_slowest_cell_reads_nbclients_timings():
+    import nbformat
+
+    def cell(source, start, end):
+        timing = {"iopub.execute_input": f"2025-01-01T00:00:{start:02d}.000Z",
+                  "shell.execute_reply": f"2025-01-01T00:00:{end:02d}.500Z"}
+        return nbformat.v4.new_code_cell(source, metadata={"execution": timing})
+
+    nb = nbformat.v4.new_notebook(cells=[cell("x = 1", 0, 1), nbformat.v4.new_markdown_cell("text"),
+                                         cell("# NBVAL_CHECK_OUTPUT\ntrain(model)", 2, 9), cell("y", 10, 10),
+                                         nbformat.v4.new_code_cell("never ran")])
+    assert notebooks.slowest_cell(nb) == (2, 7.5, "train(model)")
+    assert notebooks.slowest_cell(nbformat.v4.new_notebook()) is None
+
+
+def test_a_part_that_breaks_is_reported_and_the_file_keeps_the_others(tmp_path, monkeypatch, capsys):
+    out = tmp_path / "results.md"
+    out.write_text(report.merge(None, [report.Section("Bundled model", ["x"], [["kept"]])], list(cli.PARTS.values())))
+
+    def broken(part, args):
+        raise RuntimeError("the worker died")
+
+    monkeypatch.setattr(cli, "run_part", broken)
+    assert cli.main(["--only", "training", "--out", str(out)]) == 0
+    sections = report.split_sections(out.read_text())
+    assert "| kept |" in sections["Bundled model"]
+    assert "**Failed**: RuntimeError: the worker died" in sections["Training"]
+    assert "the worker died" in capsys.readouterr().out
