@@ -104,8 +104,12 @@ notebooks: venv
 mini: venv
 	$(PY) -m course_utils.mini.train $(MINI_ARGS)
 
+# Time the notebooks (quick and full), the bundled model, the training loops and, on a GPU, SD 1.5's architecture:
+# prints Markdown tables and writes benchmarks/results.md. Nothing fails on a slow machine. One part alone:
+# make bench BENCH_ARGS="--only model"   or   make bench BENCH_ARGS="--notebooks 01_finite_differencing"
 bench: venv
-	@if [ -f benchmarks/__main__.py ]; then $(PY) -m benchmarks; else echo "benchmarks/ is not written yet"; fi
+	@export $(OFFLINE)
+	$(PY) -m benchmarks $(BENCH_ARGS)
 
 lint: venv
 	$(VENV)/bin/ruff check .

@@ -133,8 +133,8 @@ def worker(kind: str, repeats: int) -> dict:
     return result
 
 
-def run_worker(kind: str, repeats: int) -> dict:
-    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+def run_worker(kind: str, repeats: int, **env_vars: str) -> dict:
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", **env_vars)
     done = subprocess.run([sys.executable, "-m", "benchmarks.model", kind, str(repeats)], cwd=ROOT, env=env,
                           capture_output=True, text=True)
     if done.returncode != 0:
@@ -176,6 +176,8 @@ def measure(repeats: int = 5) -> Section:
     plain = run_worker("plain", repeats)
     print(f"  both in one process, {repeats} rounds ...", file=sys.stderr, flush=True)
     both = run_worker("compare", repeats)
+    print(f"  both again with OMP_WAIT_POLICY=ACTIVE, {repeats} rounds ...", file=sys.stderr, flush=True)
+    spinning = run_worker("compare", repeats, OMP_WAIT_POLICY="ACTIVE")["course"]
     c, p = both["course"], both["plain"]
     rows = [
         ["import (fresh process): wall, CPU", once(course, "import"), once(plain, "import"), "", ""],
@@ -191,6 +193,11 @@ def measure(repeats: int = 5) -> Section:
                      target(median(c[f"wall_{n}"]), FOUR_TARGET) if n == 4 else ""])
         rows.append([f"{pictures}: CPU", seconds(median(c[f"cpu_{n}"])), seconds(median(p[f"cpu_{n}"])),
                      ratio(p[f"cpu_{n}"], c[f"cpu_{n}"]), ""])
+    for n in COUNTS:
+        pictures = "1 picture" if n == 1 else f"{n} pictures"
+        rows.append([f"{pictures}: wall, threads spinning (OMP_WAIT_POLICY=ACTIVE)", spread(spinning[f"wall_{n}"]),
+                     "", ratio(spinning[f"wall_{n}"], c[f"wall_{n}"]) + " of the course's time",
+                     target(median(spinning[f"wall_{n}"]), FOUR_TARGET) if n == 4 else ""])
     rows.append(["peak memory (RSS): load + 1 + 4 pictures", size(course["peak_rss"]), size(plain["peak_rss"]),
                  ratio([plain["peak_rss"] or 0], [course["peak_rss"] or 0]), ""])
     headers = ["64×64, same prompt and seeds", "course: load_pipeline + generate (DPM-Solver++, 20 steps)",
@@ -200,6 +207,9 @@ def measure(repeats: int = 5) -> Section:
         "in one process that holds both pipelines and alternates them, after a warm-up picture each. "
         "Load and peak memory come from two fresh processes, one per pipeline (the peak is the process's "
         "largest resident memory: Python, torch and diffusers included).",
+        "The course sets OMP_WAIT_POLICY=PASSIVE (course_utils/__init__.py): idle OpenMP threads sleep instead of "
+        "spinning. On a busy machine that is much faster; on an idle one it costs time on the tiny model's "
+        "many small operations. The ACTIVE rows show that cost on this machine, measured in a third process.",
         breakdown({"course": c["parts_4"], "defaults": p["parts_4"]}),
     ]
     return Section("Bundled model", headers, rows, notes, clock.stamp())
