@@ -9,7 +9,8 @@ import torch
 from safetensors.torch import load_file
 
 from course_utils import shapes
-from course_utils.finetune import FinetuneRun, caption_images, finetune, latest_checkpoint
+from course_utils.captions import caption_images
+from course_utils.finetune import FinetuneRun, finetune, latest_checkpoint
 from course_utils.pipeline import load_pipeline
 
 

@@ -1,6 +1,7 @@
 """Fine-tune a Stable Diffusion pipeline on (image, caption) pairs: the loop lessons 08–12 share.
 
-    from course_utils.finetune import caption_images, finetune
+    from course_utils.captions import caption_images
+    from course_utils.finetune import finetune
     captions = caption_images(images, style="outlined")          # zero-shot, with the course's CLIP
     run = finetune(pipe, list(zip(images, captions)), train="unet", steps=300, folder="outputs/run")
     plot(run.steps, run.losses)
@@ -12,15 +13,10 @@ gradients are averaged across processes before each step. Checkpoints are accele
 saved step; calling ``finetune`` again with the same folder resumes from the newest. Which parameters
 train is up to you: a whole UNet (lesson 08), one token embedding (09), the UNet with prior-preservation
 images weighted in the data (10), or LoRA adapters added with peft (11).
-
-``caption_images`` writes captions the way BLIP writes them in diffusers' text-to-image example, but with
-the bundled CLIP (``course_utils/mini/clip``): each image is scored against every full caption of the
-shapes world and gets the best one.
 """
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import shutil
@@ -30,7 +26,7 @@ from pathlib import Path
 
 import torch
 
-from . import shapes
+from .captions import image_tensor
 from .training import noise_prediction_loss
 
 PARTS = ("unet", "text_encoder")  # the pipeline parts whose parameters may train
@@ -57,74 +53,6 @@ def latest_checkpoint(folder) -> Path | None:
     folder = Path(folder)
     done = sorted(p for p in folder.glob(f"{_STEP_DIR}*") if p.is_dir() and (p / "course.json").is_file())
     return done[-1] if done else None
-
-
-# ---------------------------------------------------------------- captions
-CAPTION_ATTRIBUTES = ("size", "colour", "shape", "background")
-
-
-def caption_images(images, style: str | None = None, keep=CAPTION_ATTRIBUTES, clip=None, tokenizer=None,
-                   batch_size: int = 256) -> list[str]:
-    """Caption shapes-world images zero-shot with a CLIP: the full caption (size, colour, shape, background)
-    whose text embedding is closest to the image's, e.g. "a large red circle on a blue background".
-
-    style: a style name (``shapes.STYLE``) written into every caption, as the name of what the images share.
-    keep: the attributes to write; the others are left out ("a outlined shape on a blue background" keeps
-        only the background): a caption that says less is better than one that says something false.
-    clip, tokenizer: a transformers ``CLIPModel`` and its tokenizer; by default the bundled model's.
-    """
-    from transformers import CLIPModel, CLIPTokenizer
-
-    from .mini import mini_path
-
-    if isinstance(images, torch.Tensor) and images.ndim == 3:
-        images = [images]
-    if not len(images):
-        raise ValueError("caption_images() got no images: pass a list of PIL images or (3, H, W) tensors")
-    pixels = torch.stack([_as_tensor(im, i) for i, im in enumerate(images)])
-    if style is not None and style not in shapes.STYLES:
-        raise ValueError(f"Unknown style {style!r}. Choose one of: {', '.join(shapes.STYLES)} (or None).")
-    keep = (keep,) if isinstance(keep, str) else tuple(keep)
-    if not set(keep) <= set(CAPTION_ATTRIBUTES):
-        raise ValueError(f"keep must list attributes among {CAPTION_ATTRIBUTES}, not {keep!r}")
-    clip = clip or CLIPModel.from_pretrained(mini_path() / "clip").eval()
-    tokenizer = tokenizer or CLIPTokenizer.from_pretrained(mini_path() / "tokenizer")
-    scenes = [shapes.Scene(sh, c, b, sz, 32.0, 32.0, 20.0) for sz, c, sh, b in
-              itertools.product(shapes.SIZES, shapes.COLOURS, shapes.SHAPES, shapes.COLOURS) if c != b]
-    ids = tokenizer([shapes.full_caption(s) for s in scenes], padding="max_length", truncation=True,
-                    max_length=tokenizer.model_max_length, return_tensors="pt").input_ids
-    with torch.no_grad():
-        text = _features(clip.get_text_features(input_ids=ids))
-        best = torch.cat([(_features(clip.get_image_features(pixel_values=chunk)) @ text.T).argmax(1)
-                          for chunk in pixels.split(batch_size)])
-    return [_caption(scenes[k], style, keep) for k in best.tolist()]
-
-
-def _caption(scene: shapes.Scene, style: str | None, keep) -> str:
-    words = [scene.size] if "size" in keep else []
-    words += [style] if style not in (None, "flat") else []
-    words += [scene.colour] if "colour" in keep else []
-    words += [scene.shape if "shape" in keep else "shape"]
-    background = f" on a {scene.background} background" if "background" in keep else ""
-    return f"a {' '.join(words)}{background}"
-
-
-def _features(out) -> torch.Tensor:
-    out = out if isinstance(out, torch.Tensor) else out.pooler_output  # transformers 4 gives a tensor, 5 an output
-    return out / out.norm(dim=-1, keepdim=True)
-
-
-def _as_tensor(image, i: int) -> torch.Tensor:
-    if isinstance(image, torch.Tensor):
-        if image.ndim != 3 or image.shape[0] != 3:
-            raise ValueError(f"image {i}: expected a (3, H, W) tensor, got shape {tuple(image.shape)}")
-        if image.min() < -1.01 or image.max() > 1.01:
-            raise ValueError(f"image {i}: tensor values must be in [-1, 1] (shapes.to_tensor gives that range), "
-                             f"got {image.min().item():.3g}..{image.max().item():.3g}")
-        return image.float()
-    if hasattr(image, "convert"):  # a PIL image
-        return shapes.to_tensor(image)
-    raise TypeError(f"image {i}: expected a PIL image or a (3, H, W) tensor in [-1, 1], not {type(image).__name__}")
 
 
 # ---------------------------------------------------------------- the training loop
@@ -270,7 +198,7 @@ def _unpack(data):
             raise ValueError(f"data[{i}] must be (image, caption) or (image, caption, weight), not {item!r:.80}")
         if not isinstance(item[1], str):
             raise TypeError(f"data[{i}]: the caption must be a string, not {type(item[1]).__name__}")
-        pixels.append(_as_tensor(item[0], i))
+        pixels.append(image_tensor(item[0], i))
         captions.append(item[1])
         weights.append(float(item[2]) if len(item) == 3 else 1.0)
     if len({tuple(p.shape) for p in pixels}) > 1:
