@@ -64,7 +64,7 @@ SCHEDULERS = {
     "ddpm": "DDPMScheduler",
 }
 _ALIASES = {"dpm": "dpm++", "dpmpp": "dpm++", "euler-a": "euler_a", "euler_ancestral": "euler_a"}
-DEFAULT_SCHEDULER = "dpm++"
+DEFAULT_SCHEDULER = "euler"
 
 
 class CourseModelError(RuntimeError):
@@ -208,7 +208,7 @@ def load_pipeline(
         folder written by save_pretrained, or a Hub id such as "stable-diffusion-v1-5/stable-diffusion-v1-5".
     task: "text2img" or "img2img" (switch later without reloading: `switch_task`).
     device, dtype: None picks the best device and the dtype that suits it (`runtime.preferred_dtype`).
-    scheduler: None for the course default "dpm++", "model" for the checkpoint's own, or a name in SCHEDULERS.
+    scheduler: None for the course default "euler", "model" for the checkpoint's own, or a name in SCHEDULERS.
     low_memory, compile: see `settings.plan_settings`; the choice is in `pipe.course_settings`.
     safety_checker: a checkpoint that ships a safety checker keeps it unless you pass False; models without
         one (like "mini") load without it, and without warnings.

@@ -65,12 +65,14 @@ def test_merge_keeps_sections_outside_the_order_last():
 def test_summarize_log_takes_the_latest_run_of_each_stage(tmp_path):
     rows = [
         {"stage": "vae", "step": 100, "s_per_step": 0.5},
-        {"stage": "vae", "step": 1000, "heldout_psnr": 30.0},
-        {"stage": "vae", "step": 2000, "heldout_psnr": 31.2, "s_per_step": 0.3},
-        {"stage": "vae", "step": 3000, "heldout_psnr": 31.5, "s_per_step": 0.4},
+        {"stage": "vae", "step": 1000, "heldout_psnr": 27.0},
+        {"stage": "vae", "step": 2000, "heldout_psnr": 28.2, "s_per_step": 0.3},
+        {"stage": "vae", "step": 3000, "heldout_psnr": 28.5, "s_per_step": 0.4},
         {"stage": "unet", "step": 100, "s_per_step": 9.0},  # a run that was started again from scratch ...
         {"stage": "unet", "step": 100, "s_per_step": 0.6},  # ... here
         {"stage": "unet", "step": 200, "s_per_step": 0.8},
+        {"stage": "unet_eval", "step": 100, "all_g3.0": 0.5, "all_g7.5": 0.95},  # the bar is read at guidance 3
+        {"stage": "unet_eval", "step": 200, "all_g3.0": 0.92},
         {"stage": "stage_done", "name": "unet", "minutes": 3},
     ]
     path = tmp_path / "log.jsonl"
@@ -78,6 +80,7 @@ def test_summarize_log_takes_the_latest_run_of_each_stage(tmp_path):
     got = training.summarize_log(training.read_log(path))
     assert got["vae"] == {"steps": 3000, "s_per_step": 0.4, "bar_step": 2000}
     assert got["unet"] == {"steps": 200, "s_per_step": pytest.approx(0.7), "bar_step": None}
+    assert got["unet_eval"]["bar_step"] == 200
     assert training.read_log(tmp_path / "missing.jsonl") == []
 
 
@@ -131,7 +134,7 @@ def test_gpu_part_runs_on_a_tiny_architecture_on_the_cpu():
                      num_attention_heads=2)
     pipe = gpu.build(torch.device("cpu"), tiny_unet, tiny_vae, tiny_text)
     settings = gpu.course_settings(pipe, torch.device("cpu"))
-    assert settings.dtype == torch.float32 and "DPMSolver" in type(pipe.scheduler).__name__
+    assert settings.dtype == torch.float32 and "EulerDiscrete" in type(pipe.scheduler).__name__
     got = gpu.time_call(pipe, batch=2, steps=3, side=64)
     assert got["it_s"] > 0 and got["seconds"] > 0 and got["peak"] is None
     if not torch.cuda.is_available():

@@ -1,13 +1,15 @@
 """The bundled model's quality, measured by the judge. A retrained model that gets worse fails here.
 
-These are floors a little under what the committed model measures on these fixed prompts and seeds (the
-run is deterministic on one machine). The course's targets are higher for shape adherence (>= 0.90 at
-guidance 7.5) and img2img layout (IoU >= 0.7); MODEL_CARD.md says where the model stands. Raise a floor
+These are floors a little under what the committed model (v0.3) measures on these fixed prompts and seeds (the
+run is deterministic on one machine); MODEL_CARD.md has the same measurements on more prompts. Raise a floor
 whenever a retrained model beats it; never lower one to let a worse model in.
 
-v0.2 traded on purpose (MODEL_CARD.md, "v0.1 → v0.2"): full-prompt adherence rose from 0.30 to 0.47 here, while
-img2img's colour following fell from 1.00 to 0.88 on these 32 sketches and adherence at guidance 7.5 no longer
-clearly beats guidance 1.0 (0.47 against 0.45). Those two floors were lowered with it, and say so below.
+Where v0.3 stands against the course's targets (issue "The shapes world, the judge, and the bundled mini Stable
+Diffusion"): full-prompt adherence at guidance 7.5 >= 0.90 (met: 0.92 here, 0.935 on 200 prompts); the negative
+prompt "red" (met); img2img layout (mean IoU >= 0.7) and colours (met on 64 sketches); VAE PSNR and small stars
+(met). Adherence rising from guidance 1 to 3 to 7.5: met on short prompts ("a red star": 0.92, 0.98, 1.00 here),
+which leave the model room to drift; on full prompts the model is already right 98% of the time without
+guidance, 100% at guidance 3, and guidance 7.5 costs small shapes a little of their outline (0.92).
 """
 
 import pytest
@@ -30,37 +32,45 @@ def text2img(pipe):
 
 def test_full_prompt_adherence_at_guidance_7_5(text2img):
     got = text2img["7.5"]
-    print(got)  # measured on the committed model (v0.2): all 0.47, shape 0.47, colour 0.95, background 0.95
-    assert got["colour"] >= 0.93 and got["background"] >= 0.93 and got["size"] >= 0.95
-    assert got["all"] >= 0.42, f"shape, colour and background all right in {got['all']:.0%} of {N} images"
+    print(got)  # measured on the committed model (v0.3): all 0.92, shape 0.92, colour/background/size 1.00
+    assert got["colour"] >= 0.97 and got["background"] >= 0.97 and got["size"] >= 0.97
+    assert got["all"] >= 0.89, f"shape, colour and background all right in {got['all']:.0%} of {N} images"
 
 
-def test_guidance_raises_adherence(text2img):
+def test_adherence_across_guidance(text2img):
     a1, a3, a75 = (text2img[g]["all"] for g in ("1.0", "3.0", "7.5"))
-    print(f"guidance 1.0: {a1:.2f}, 3.0: {a3:.2f}, 7.5: {a75:.2f}")  # measured (v0.2): 0.45, 0.56, 0.47
-    assert a3 >= a1 + 0.05, "guidance 3 should follow the prompt clearly better than no guidance"
-    # v0.1 also passed a1 < a75 (0.20 < 0.30); v0.2 holds it by one image in 64 (0.45 < 0.47), too thin to
-    # assert across machines: the issue's target, adherence rising all the way to 7.5, is open.
-    assert a75 >= a1 - 0.05
+    print(f"guidance 1.0: {a1:.2f}, 3.0: {a3:.2f}, 7.5: {a75:.2f}")  # measured (v0.3): 0.98, 1.00, 0.92
+    assert a1 >= 0.95, "the model should follow full prompts without guidance"
+    assert a3 >= a1 and a3 >= 0.97, "guidance 3 should be at least as good as none"
+    assert a75 >= 0.89  # what guidance 7.5 keeps (it costs small shapes some of their outline)
+
+
+def test_guidance_raises_adherence_on_short_prompts(pipe):
+    got = evaluate.text2img(pipe, n=N, guidances=(1.0, 3.0, 7.5), prompts="short")
+    a1, a3, a75 = (got[g]["all"] for g in ("1.0", "3.0", "7.5"))
+    print(f"short prompts, guidance 1.0: {a1:.2f}, 3.0: {a3:.2f}, 7.5: {a75:.2f}")  # measured (v0.3): 0.92, 0.98, 1.00
+    assert a3 >= a1 + 0.04, "guidance 3 should follow short prompts clearly better than no guidance"
+    assert a75 >= a3, "and guidance 7.5 at least as well as 3"
 
 
 def test_negative_prompt_removes_red(pipe):
     got = evaluate.negative_prompt(pipe, n=N)
-    print(got)  # measured (v0.2): red 0.05 without, 0.00 with; circles 1.00 and 0.98
+    print(got)  # measured (v0.3): red 0.14 without, 0.00 with; circles 1.00 and 1.00
     assert got["with"]["red"] <= 0.05
     assert got["with"]["red"] < got["without"]["red"]
+    assert got["with"]["circle"] >= 0.95, "the negative prompt should remove red, not the circle"
 
 
 def test_img2img_keeps_the_sketch_layout_and_follows_the_colours(pipe):
-    got = evaluate.img2img(pipe, n=32, strength=0.6)
-    print(got)  # measured (v0.2): mean IoU 0.62, colours 0.88 (v0.1: 0.63, 1.00)
-    assert got["iou_mean"] >= 0.6
-    assert got["colours"] >= 0.84  # lowered from 0.9 with v0.2, see the module's docstring
+    got = evaluate.img2img(pipe, n=64, strength=0.6)
+    print(got)  # measured (v0.3): mean IoU 0.712, median 0.78, colours 1.00
+    assert got["iou_mean"] >= 0.69
+    assert got["colours"] >= 0.95
 
 
 def test_vae_round_trip(pipe):
     got = evaluate.vae(pipe, n=256)
-    print(got)  # measured: 31.7 dB; the judge reads 96% of round trips right, 64% of small stars
-    assert got["psnr"] >= 31.0
-    assert got["roundtrip"]["all"] >= 0.93
-    assert got["roundtrip"]["small_star_shape"] >= 0.6
+    print(got)  # measured (v0.3): 35.4 dB; the judge reads 99.6% of round trips right, 96% of small stars
+    assert got["psnr"] >= 34.5
+    assert got["roundtrip"]["all"] >= 0.98
+    assert got["roundtrip"]["small_star_shape"] >= 0.9

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 TINY = ["n_train=64", "n_clutter=8", "vae_batch=2", "clip_batch=8", "clip_steps=3", "unet_batch=4",
-        "unet_steps=3", "tune_steps=3", "ckpt_seconds=0"]
+        "unet_steps=3", "ckpt_seconds=0"]
 
 
 def run(work, *args, check=True, **kw):
@@ -68,7 +68,7 @@ def test_later_stages_and_export_give_a_loadable_pipeline(work, tmp_path):
     assert image.size == (64, 64)
     stages = [json.loads(line)["stage"] for line in (work / "log.jsonl").read_text().splitlines()]
     assert {"data", "latents", "export"} <= set(stages)
-    # the tune stage trained the text encoder too: the pipeline's differs from CLIP's text half
+    # the unet stage trained the text encoder too: the pipeline's differs from CLIP's text half
     from transformers import CLIPModel
 
     clip = CLIPModel.from_pretrained(out / "clip")

@@ -10,7 +10,7 @@ import pytest
 import torch
 from diffusers import (
     DDIMScheduler,
-    DPMSolverMultistepScheduler,
+    EulerDiscreteScheduler,
     PNDMScheduler,
     StableDiffusionImg2ImgPipeline,
     StableDiffusionPipeline,
@@ -54,7 +54,7 @@ def test_loads_a_local_folder_on_the_cpu_quietly(tiny_sd_dir, capfd):
     assert "safety" not in err and "torchvision" not in err, err
     assert not [w for w in caught if "safety" in str(w.message).lower() or "dtype" in str(w.message)]
     assert pipe.dtype == torch.float32 and pipe.device.type == "cpu"
-    assert isinstance(pipe.scheduler, DPMSolverMultistepScheduler)  # the course default, "dpm++"
+    assert isinstance(pipe.scheduler, EulerDiscreteScheduler)  # the course default, "euler"
     assert pipe.course_settings.device == "cpu" and not pipe.course_settings.attention_slicing
     assert pipe.course_model == str(tiny_sd_dir)
 
@@ -278,7 +278,7 @@ def test_generate_returns_pil_images_with_their_settings(tiny_pipe):
     assert len(images) == 4 and all(isinstance(im, Image.Image) and im.size == (64, 64) for im in images)
     info = images[3].info["course_settings"]
     assert info["prompt"] == "a green star" and info["negative_prompt"] == "red" and info["seed"] == 13
-    assert info["steps"] == 4 and info["guidance"] == 7.5 and info["scheduler"] == "dpm++"
+    assert info["steps"] == 4 and info["guidance"] == 7.5 and info["scheduler"] == "euler"
 
 
 def test_each_image_is_reproducible_alone(tiny_pipe):
@@ -292,7 +292,7 @@ def test_each_image_is_reproducible_alone(tiny_pipe):
 def test_scheduler_argument_applies_to_one_call_only(tiny_pipe):
     images = generate(tiny_pipe, PROMPT, steps=3, scheduler="euler_a")
     assert images[0].info["course_settings"]["scheduler"] == "euler_a"
-    assert isinstance(tiny_pipe.scheduler, DPMSolverMultistepScheduler)
+    assert isinstance(tiny_pipe.scheduler, EulerDiscreteScheduler)
 
 
 def test_other_sizes_are_allowed_in_multiples_of_8(tiny_pipe):

@@ -18,7 +18,7 @@ def main(out: Path = OUT) -> None:
     prompts = [shapes.full_caption(s) for s in scenes]
     images = generate(pipe, prompts, steps=20, guidance=7.5, seed=0)
     marks = ["right:" if judge.matches(judge.judge(im), s) else "WRONG:" for im, s in zip(images, scenes, strict=True)]
-    titles = [f"{m} {p.removeprefix('a ').replace(' background', '')}" for m, p in zip(marks, prompts, strict=True)]
+    titles = [f"{m} {s.size} {s.colour} {s.shape} on {s.background}" for m, s in zip(marks, scenes, strict=True)]
     grid = image_grid(images, cols=6, titles=titles, scale=2)
     out.parent.mkdir(parents=True, exist_ok=True)
     grid.save(out)

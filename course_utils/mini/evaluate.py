@@ -26,6 +26,12 @@ def full_prompts(n: int, seed: int = EVAL_SEED) -> tuple[list[str], list[shapes.
     return [shapes.full_caption(s) for s in scenes], scenes
 
 
+def short_prompts(n: int, seed: int = EVAL_SEED) -> tuple[list[str], list[shapes.Scene]]:
+    """n prompts naming only a colour and a shape ("a red star"), which leave the rest to the model."""
+    scenes = shapes.scenes(n, seed)
+    return [f"a {s.colour} {s.shape}" for s in scenes], scenes
+
+
 def sample(pipe, prompts, guidance=7.5, steps=20, seed=0, negative_prompt=None, batch=16, **kw) -> list:
     """Generate one image per prompt, in batches; image k uses seed + k."""
     images = []
@@ -36,8 +42,9 @@ def sample(pipe, prompts, guidance=7.5, steps=20, seed=0, negative_prompt=None, 
     return images
 
 
-def text2img(pipe, n=64, guidances=(1.0, 3.0, 7.5), steps=20) -> dict:
-    prompts, scenes = full_prompts(n)
+def text2img(pipe, n=64, guidances=(1.0, 3.0, 7.5), steps=20, prompts="full") -> dict:
+    """Adherence per guidance scale on n held-out prompts, "full" (every attribute named) or "short"."""
+    prompts, scenes = {"full": full_prompts, "short": short_prompts}[prompts](n)
     out = {}
     for g in guidances:
         images = sample(pipe, prompts, guidance=g, steps=steps)
@@ -103,7 +110,8 @@ def evaluate(pipe=None, n=200, seed=0) -> dict:
     random.seed(seed)
     pipe = pipe or load_pipeline("mini")
     t = time.perf_counter()
-    out = {"vae": vae(pipe), "text2img": text2img(pipe, n), "negative": negative_prompt(pipe, max(32, n // 2)),
+    out = {"vae": vae(pipe), "text2img": text2img(pipe, n), "text2img_short": text2img(pipe, n, prompts="short"),
+           "negative": negative_prompt(pipe, max(32, n // 2)),
            "img2img": img2img(pipe, max(32, n // 2)), "speed": speed(pipe)}
     out["seconds"] = time.perf_counter() - t
     return out

@@ -22,13 +22,16 @@ MAX_TOKENS = 20  # model_max_length: the longest caption is 11 words + start and
 SD_SCHEDULE = {"num_train_timesteps": 1000, "beta_start": 0.00085, "beta_end": 0.012, "beta_schedule": "scaled_linear"}
 
 
-def build_vae():
+VAE_CHANNELS = (32, 64, 128, 128)
+
+
+def build_vae(channels=VAE_CHANNELS):
     from diffusers import AutoencoderKL
 
     return AutoencoderKL(
         in_channels=3, out_channels=3,
         down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
-        block_out_channels=(16, 32, 64, 64), layers_per_block=1, latent_channels=4,
+        block_out_channels=tuple(channels), layers_per_block=1, latent_channels=4,
         norm_num_groups=4,  # few groups: one group per channel erases absolute colour on flat images
         sample_size=64,
     )
