@@ -95,13 +95,15 @@ class FeedbackStore:
         self._count += 1
         return entry
 
-    def liked(self) -> list[tuple]:
-        """(picture, prompt) of every entry rated "up": what a fine-tune on the liked pictures trains on."""
+    def liked(self, **where) -> list[tuple]:
+        """(picture, prompt) of every entry rated "up": what a fine-tune on the liked pictures trains on.
+
+        ``where`` keeps only the entries whose columns have these values, e.g. ``liked(rater="you")``."""
         from PIL import Image
 
         pairs = []
         for entry in self.entries():
-            if entry["rating"] == "up":
+            if entry["rating"] == "up" and all(entry.get(key) == value for key, value in where.items()):
                 with Image.open(self.folder / entry["file_name"]) as im:
                     pairs.append((im.convert("RGB"), entry.get("prompt", "")))
         return pairs

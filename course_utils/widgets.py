@@ -137,11 +137,11 @@ class Explorer:
     def generate(self) -> list | None:
         """Generate with the current values and show the result; returns the images, or None after an error
         (whose message is then in the settings line and in `error`)."""
-        values = self._values()
         self.button.disabled, self.button.description = True, "Generating…"
         start = time.perf_counter()
         try:
-            images = generate(self.pipe, scheduler=self.scheduler, **values)
+            values = self._values()
+            images = self._make(values)
         except INPUT_ERRORS as error:
             return self._fail(str(error))
         except Exception as error:  # noqa: BLE001 - a widget callback has nowhere to show a traceback
@@ -150,6 +150,14 @@ class Explorer:
             self.button.disabled, self.button.description = False, "Generate"
         self.seconds = time.perf_counter() - start
         self.images, self.error = images, None
+        self._show(images, values)
+        return images
+
+    def _make(self, values: dict) -> list:
+        """The pictures for these values (a subclass may add steps, as the app's improve pass does)."""
+        return generate(self.pipe, scheduler=self.scheduler, **values)
+
+    def _show(self, images: list, values: dict) -> None:
         tile = images[0].width
         titles = [f"seed {im.info['course_settings']['seed']}" for im in images] if len(images) > 1 else None
         self.grid = image_grid(images, titles=titles, scale=max(1, 192 // tile))
@@ -160,7 +168,6 @@ class Explorer:
         fields = ("prompt", "negative_prompt", "steps", "guidance", "seed", "n")
         self.line = settings_line(*(values[k] for k in fields), strength=values.get("strength"))
         self.status.value = f"<code>{html.escape(self.line, quote=False)}</code>"
-        return images
 
     def _fail(self, message: str) -> None:
         self.error = message

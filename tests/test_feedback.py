@@ -111,3 +111,15 @@ def test_killing_the_writer_loses_no_accepted_entry_and_leaves_no_broken_line(tm
                 im.load()
         assert (tmp_path / METADATA).read_bytes() == raw[: len((tmp_path / METADATA).read_bytes())]
     assert all(json.loads(line) for line in (tmp_path / METADATA).read_text().splitlines())
+
+
+def test_liked_can_keep_only_some_entries(tmp_path):
+    store = FeedbackStore(tmp_path)
+    store.add(picture(0), "up", rater="you")
+    store.add(picture(1), "up", rater="script")
+    store.add(picture(2), "down", rater="you")
+    store.add(picture(3), "up")  # an entry without the column: never matches a filter on it
+    assert [p for _, p in store.liked()] == ["prompt 0", "prompt 1", "prompt 3"]
+    assert [p for _, p in store.liked(rater="you")] == ["prompt 0"]
+    assert [p for _, p in store.liked(rater="script", seed=1)] == ["prompt 1"]
+    assert store.liked(rater="nobody") == []
