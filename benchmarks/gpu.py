@@ -124,7 +124,7 @@ def measure(compile: bool = False) -> Section:
         label = name
         if compiled is not None:
             settings = course_settings(pipe, device, compile=compiled)
-            label = f"{name}: {settings.describe()}, DPM-Solver++"
+            label = f"{name}: {settings.describe()}, Euler"
         for batch in BATCHES:
             print(f"  {label}, batch {batch} ...", file=sys.stderr, flush=True)
             got = time_call(pipe, batch)

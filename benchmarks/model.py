@@ -1,5 +1,5 @@
 """The bundled model: load time, generation latency and peak memory, with the course's settings
-(`load_pipeline("mini")` + `generate`: DPM-Solver++, 20 steps) against a plain
+(`load_pipeline("mini")` + `generate`: Euler, 20 steps) against a plain
 `StableDiffusionPipeline.from_pretrained(folder)` with diffusers' defaults (its PNDM scheduler, 50 steps).
 
 Each measurement runs in a fresh subprocess (`python -m benchmarks.model KIND REPEATS`, which prints one JSON
@@ -200,7 +200,7 @@ def measure(repeats: int = 5) -> Section:
                      target(median(spinning[f"wall_{n}"]), FOUR_TARGET) if n == 4 else ""])
     rows.append(["peak memory (RSS): load + 1 + 4 pictures", size(course["peak_rss"]), size(plain["peak_rss"]),
                  ratio([plain["peak_rss"] or 0], [course["peak_rss"] or 0]), ""])
-    headers = ["64×64, same prompt and seeds", "course: load_pipeline + generate (DPM-Solver++, 20 steps)",
+    headers = ["64×64, same prompt and seeds", "course: load_pipeline + generate (Euler, 20 steps)",
                "diffusers' defaults: from_pretrained (PNDM, 50 steps)", "defaults ÷ course", "target (course)"]
     notes = [
         f"Prompt \"{PROMPT}\", guidance 7.5, seeds 0…n-1. Timings are medians (range, n) of {repeats} rounds "

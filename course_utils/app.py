@@ -16,6 +16,7 @@ COURSE_HEADLESS=1), it shows a static PNG of the last pictures, with their ratin
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import hashlib
 import html
@@ -95,7 +96,8 @@ class App(Explorer):
         self.start = w.Image(format="png", layout=w.Layout(width=f"{self.side * 2}px"))
         self.gallery = w.HBox(layout=w.Layout(flex_flow="row wrap"))
         self.counter = w.HTML()
-        self.tiles: list[Tile] = []
+        self.tiles: list[Tile] = []  # the last batch's (the first len(images) of the reused _pool)
+        self._pool: list[Tile] = []
         self.ratings: list[str | None] = []
         self.saved: list[dict] = []
         self._upload: tuple[str, Image.Image, str] | None = None  # (name, picture, sha256 of the file)
@@ -197,28 +199,68 @@ class App(Explorer):
             im.info["course_settings"].update(origin)
         return images
 
-    def _show(self, images: list, values: dict) -> None:
+    def _new_tile(self, k: int, width: int) -> Tile:
         import ipywidgets as w
 
+        tile = Tile(image=w.Image(format="png"),
+                    up=w.Button(description="👍", layout=w.Layout(width="48%"), tooltip="I like it"),
+                    down=w.Button(description="👎", layout=w.Layout(width="48%"), tooltip="I don't"),
+                    label=w.HTML(), box=None)
+        tile.up.on_click(lambda _b: self._click(k, "up"))
+        tile.down.on_click(lambda _b: self._click(k, "down"))
+        tile.box = w.VBox([tile.image, w.HBox([tile.up, tile.down]), tile.label],
+                          layout=w.Layout(width=f"{width * self.scale + 8}px", margin="2px"))
+        return tile
+
+    def _show(self, images: list, values: dict) -> None:
         super()._show(images, values)
         if self.improve.value:
             self.line += " · improved"
         self.status.value = f"<code>{html.escape(self.line, quote=False)}</code>"
-        self.ratings, self.saved, self.tiles = [None] * len(images), [], []
-        for k, picture in enumerate(images):
+        self.ratings, self.saved = [None] * len(images), []
+        # The tiles are made once and reused: a new batch changes their pictures and resets their buttons (a new
+        # set of widgets per batch would pile up in the browser, a dozen per picture).
+        while len(self._pool) < len(images):
+            self._pool.append(self._new_tile(len(self._pool), images[0].width))
+        self.tiles = self._pool[:len(images)]
+        for tile, picture in zip(self.tiles, images, strict=True):
             buffer = io.BytesIO()
             enlarge(picture, self.scale)[0].save(buffer, format="PNG")
-            tile = Tile(image=w.Image(value=buffer.getvalue(), format="png"),
-                        up=w.Button(description="👍", layout=w.Layout(width="48%"), tooltip="I like it"),
-                        down=w.Button(description="👎", layout=w.Layout(width="48%"), tooltip="I don't"),
-                        label=w.HTML(f"seed {picture.info['course_settings']['seed']}"), box=None)
-            tile.up.on_click(lambda _b, k=k: self._click(k, "up"))
-            tile.down.on_click(lambda _b, k=k: self._click(k, "down"))
-            tile.box = w.VBox([tile.image, w.HBox([tile.up, tile.down]), tile.label],
-                              layout=w.Layout(width=f"{picture.width * self.scale + 8}px", margin="2px"))
-            self.tiles.append(tile)
-        self.gallery.children = [t.box for t in self.tiles]
+            tile.image.value = buffer.getvalue()
+            tile.up.disabled = tile.down.disabled = False
+            tile.up.button_style = tile.down.button_style = ""
+            tile.label.value = f"seed {picture.info['course_settings']['seed']}"
+        boxes = tuple(t.box for t in self.tiles)
+        if self.gallery.children != boxes:
+            self.gallery.children = boxes
         self.output.value = b""  # the gallery replaces the explorer's grid (png() draws its own)
+
+    def widgets(self) -> list:
+        """Every widget the app is made of (its controls, the tiles made so far, and their layouts and styles)."""
+        import ipywidgets as w
+
+        found, todo = {}, [self.widget, self.output, *(t.box for t in self._pool)]  # output: the explorer's grid
+        while todo:
+            widget = todo.pop()
+            if not isinstance(widget, w.Widget) or widget.model_id in found:
+                continue
+            found[widget.model_id] = widget
+            todo.extend(getattr(widget, "children", ()))
+            todo.extend(getattr(widget, name, None) for name in ("layout", "style"))
+        return list(found.values())
+
+    @contextlib.contextmanager
+    def hold(self):
+        """Send the screen updates of a block of code at once, when it ends: ``with app.hold(): ...``.
+
+        Every change to a widget (a picture, a button turning green, a label) is a message to the browser. A script
+        that generates and rates hundreds of pictures sends thousands, which the browser (and nbval, which reads
+        them only after the cell has run) can fall behind on; held, each widget sends its final state once.
+        Widgets made inside the block (tiles for a larger batch) are not held."""
+        with contextlib.ExitStack() as stack:
+            for widget in self.widgets():
+                stack.enter_context(widget.hold_sync())
+            yield self
 
     # ---------------------------------------------------------------- rating
     def _click(self, k: int, rating: str) -> None:

@@ -192,3 +192,49 @@ def test_sketches_and_square():
     assert len(first) == len(app_module.SKETCH_SCENES) and all(c.startswith("a large ") for c, _ in first)
     assert all(same(a[1], b[1]) for a, b in zip(first, again, strict=True))
     assert square(Image.new("RGB", (200, 100)), 64).size == (64, 64)
+
+
+def test_a_new_batch_reuses_the_tiles_and_resets_their_buttons(tiny_pipe, store):
+    a = App(tiny_pipe, store, steps=2, n=3, seed=0)
+    first = list(a.tiles)
+    a.tiles[0].up.click()
+    assert a.tiles[0].up.disabled and a.tiles[0].up.button_style == "success"
+    made = len(w.Widget.widgets)
+    a.seed.value = 7
+    a.button.click()
+    assert len(w.Widget.widgets) == made, "a batch of the same size must not make new widgets"
+    assert a.tiles == first and a.ratings == [None] * 3
+    assert not a.tiles[0].up.disabled and a.tiles[0].up.button_style == ""
+    assert a.tiles[0].label.value == "seed 7"
+    assert Image.open(io.BytesIO(a.tiles[2].image.value)).size == (192, 192)
+    # a smaller batch shows fewer tiles; a larger one adds tiles; the buttons rate the right picture
+    a.n.value = 2
+    a.button.click()
+    assert len(a.tiles) == 2 and a.gallery.children == (first[0].box, first[1].box)
+    a.n.value = 4
+    a.button.click()
+    assert len(a.tiles) == 4 and a.tiles[:3] == first
+    a.tiles[3].down.click()
+    assert a.ratings == [None, None, None, "down"] and a.saved[-1]["seed"] == 10
+
+
+def test_hold_sends_each_widget_once_at_the_end(tiny_pipe, store, monkeypatch):
+    a = App(tiny_pipe, store, steps=2, n=4, seed=0)
+    sent = []
+    monkeypatch.setattr(w.Widget, "_send", lambda self, msg, buffers=None: sent.append(self.model_id))
+    a.button.click()
+    for tile in a.tiles:
+        tile.up.click()
+    unheld = len(sent)
+    sent.clear()
+    with a.hold():
+        for seed in (10, 20, 30):
+            a.seed.value = seed
+            a.button.click()
+            for tile in a.tiles:
+                tile.down.click()
+        assert sent == [], "nothing is sent while held"
+    assert len(a.saved) == 4 and len(store) == 16
+    assert 0 < len(sent) == len(set(sent)) <= len(a.widgets()), "one message per changed widget"
+    assert unheld > 2 * len(sent) / 3, "one batch unheld sends more than three held ones"
+    assert {t.label.model_id for t in a.tiles} <= set(sent)
