@@ -174,13 +174,15 @@ def load_lora(pipe, path, name: str = "default") -> str:
     if path.suffix != ".safetensors":
         raise ValueError(f"{path.name} is not a .safetensors file: the course loads weights from safetensors only")
     notice = _DropEmptyTextEncoderNotice()
-    logger = logging.getLogger("diffusers.loaders.peft")
-    logger.addFilter(notice)
+    loggers = [logging.getLogger(f"diffusers.loaders.{module}") for module in ("lora_base", "peft")]
+    for logger in loggers:
+        logger.addFilter(notice)
     try:
         pipe.load_lora_weights(str(path.parent), weight_name=path.name, adapter_name=name, use_safetensors=True,
                                local_files_only=True)
     finally:
-        logger.removeFilter(notice)
+        for logger in loggers:
+            logger.removeFilter(notice)
     if name not in adapter_names(pipe):
         raise ValueError(f"{path} holds no LoRA for this pipeline's UNet (its keys did not match any layer)")
     return name

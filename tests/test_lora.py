@@ -1,6 +1,8 @@
 """LoRA on the UNet (course_utils.lora), on the tiny random Stable Diffusion: what is added, what trains, saving
 and loading back, the scale, fusing, and the errors a learner meets."""
 
+import logging
+
 import pytest
 import torch
 from safetensors import safe_open
@@ -112,6 +114,17 @@ def test_save_and_load_round_trip_exactly_with_rank_and_alpha(pipe, tiny_sd_dir,
     assert not torch.allclose(base, trained, atol=1e-3)
     load_lora(fresh, path, name="again")  # the file itself works too
     assert adapter_names(fresh) == ["style", "again"]
+
+
+def test_load_lora_does_not_warn_that_a_unet_lora_has_no_text_encoder_part(pipe, tiny_sd_dir, tmp_path, caplog):
+    add_lora(pipe)
+    save_lora(pipe, tmp_path)
+    fresh = load_pipeline(tiny_sd_dir, device="cpu", dtype=torch.float32)
+    caplog.set_level(logging.WARNING)
+    load_lora(fresh, tmp_path)
+    assert not [r for r in caplog.records if "No LoRA keys" in r.getMessage()]
+    fresh.load_lora_weights(str(tmp_path), adapter_name="plain")  # diffusers' own call does warn (the test can fail)
+    assert [r for r in caplog.records if "No LoRA keys" in r.getMessage()]
 
 
 def test_scale_zero_and_unloading_give_the_base_back(pipe):
