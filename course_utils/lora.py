@@ -1,10 +1,16 @@
-"""LoRA for the UNet: add low-rank adapters to its attention, train them, save them in a small file (lesson 11).
+"""LoRA for the UNet (and, if asked, the text encoder): add low-rank adapters to their attention, train them,
+save them in a small file (lesson 11).
 
     from course_utils.finetune import finetune
     from course_utils.lora import add_lora, save_lora
     params = add_lora(pipe, rank=4)                   # B·A beside each attention projection; B starts at zero
     finetune(pipe, data, train=params, steps=300, lr=1e-3)
     path = save_lora(pipe, "outputs/11_lora/outlined")  # pytorch_lora_weights.safetensors, a few hundred kB
+
+``add_lora(pipe, text_encoder=True)`` also puts adapters on the text encoder's attention (``q_proj``, ``k_proj``,
+``v_proj``, ``out_proj``), what diffusers' LoRA training scripts call ``--train_text_encoder``: needed when the
+captions hold a word the text encoder never learned. Both go in the same file, and ``set_adapters``,
+``fuse_lora``, ``unfuse_lora`` and ``unload_lora_weights`` act on both.
 
 Loading back (``load_lora``: diffusers' ``pipe.load_lora_weights``, from safetensors only, offline, with an error
 that says what to do when the file is missing), weighting and removing (diffusers' own):
@@ -30,6 +36,7 @@ from pathlib import Path
 import torch
 
 TARGETS = ("to_q", "to_k", "to_v", "to_out.0")  # the attention projections, self- and cross-attention alike
+TEXT_TARGETS = ("q_proj", "k_proj", "v_proj", "out_proj")  # the text encoder's (CLIP's) attention projections
 WEIGHT_NAME = "pytorch_lora_weights.safetensors"  # the file name load_lora_weights looks for in a folder
 
 
@@ -73,14 +80,15 @@ def _check_targets(unet, targets) -> list[str]:
 
 
 def add_lora(pipe, rank: int = 4, alpha: float | None = None, targets=TARGETS, seed: int = 0,
-             name: str = "default") -> list[torch.nn.Parameter]:
+             name: str = "default", text_encoder: bool = False) -> list[torch.nn.Parameter]:
     """Add LoRA adapters (peft ``LoraConfig``) to the layers of ``pipe.unet`` named by ``targets``.
 
     Each chosen weight W (d_out × d_in) gains a low-rank update: the layer computes W·x + (alpha/rank)·B·A·x,
     with A (rank × d_in) drawn at random from ``seed`` and B (d_out × rank) zero, so the pipeline's pictures are
     unchanged until B trains. alpha: None means alpha = rank (the update's scale is 1). name: the adapter's name
-    (``pipe.set_adapters(name, ...)``). Returns the LoRA parameters, all A's and B's and nothing else, to pass to
-    ``finetune(pipe, data, train=params, ...)``.
+    (``pipe.set_adapters(name, ...)``). text_encoder: also add an adapter of the same rank and alpha, under the
+    same name, to the text encoder's attention projections (``TEXT_TARGETS``). Returns the LoRA parameters, all
+    A's and B's and nothing else (the UNet's first), to pass to ``finetune(pipe, data, train=params, ...)``.
     """
     from peft import LoraConfig
 
@@ -98,22 +106,50 @@ def add_lora(pipe, rank: int = 4, alpha: float | None = None, targets=TARGETS, s
     if name in adapter_names(pipe):
         raise ValueError(f"pipe.unet already has a LoRA adapter named {name!r}: give another name, or remove it "
                          "first with pipe.delete_adapters(name) (pipe.unload_lora_weights() removes them all)")
+    if not isinstance(text_encoder, bool):
+        raise TypeError(f"text_encoder must be True or False, not {text_encoder!r}")
+    if text_encoder and not isinstance(getattr(pipe, "text_encoder", None), torch.nn.Module):
+        raise TypeError("text_encoder=True needs a pipeline with a text encoder (pipe.text_encoder)")
     targets = _check_targets(unet, targets)
     config = LoraConfig(r=rank, lora_alpha=alpha, target_modules=targets, init_lora_weights=True, lora_dropout=0.0)
     before = {id(p) for p in unet.parameters()}
     with torch.random.fork_rng(devices=[]):  # the adapters' random A's come from `seed`, not the global state
         torch.manual_seed(seed)
         unet.add_adapter(config, adapter_name=name)
-    added = [(n, p) for n, p in unet.named_parameters() if id(p) not in before]
+    params = _added(unet, before)
+    if text_encoder:
+        from peft import inject_adapter_in_model
+
+        # peft's inject_adapter_in_model, not transformers' text_encoder.add_adapter: the latter asks for a newer
+        # peft than the course needs, and diffusers' loading, scaling, fusing and saving work the same either way.
+        config = LoraConfig(r=rank, lora_alpha=alpha, target_modules=list(TEXT_TARGETS), init_lora_weights=True,
+                            lora_dropout=0.0)
+        before = {id(p) for p in pipe.text_encoder.parameters()}
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed + 1)
+            inject_adapter_in_model(config, pipe.text_encoder, adapter_name=name)
+        params += _added(pipe.text_encoder, before)
+    return params
+
+
+def _added(model, before: set[int]) -> list[torch.nn.Parameter]:
+    added = [(n, p) for n, p in model.named_parameters() if id(p) not in before]
     if not added or not all(".lora_A." in n or ".lora_B." in n for n, _ in added):
         raise RuntimeError(f"peft added no LoRA parameters, or unexpected ones ({[n for n, _ in added][:3]}): "
                            "check the installed peft version")
     return [p for _, p in added]
 
 
+def _text_encoder_adapter(pipe, name: str):
+    """The peft config of the text encoder's LoRA adapter ``name``, or None when it has none of that name."""
+    configs = getattr(getattr(pipe, "text_encoder", None), "peft_config", None) or {}
+    return configs.get(name)
+
+
 def save_lora(pipe, folder, name: str | None = None) -> Path:
     """Save the UNet's LoRA adapter ``name`` (default: the only one) into ``folder`` as safetensors, with its
-    rank and alpha, via ``StableDiffusionPipeline.save_lora_weights``. Returns the file's path; load it back
+    rank and alpha, via ``StableDiffusionPipeline.save_lora_weights``; the text encoder's adapter of the same
+    name too, when ``add_lora(..., text_encoder=True)`` made one. Returns the file's path; load it back
     with ``pipe.load_lora_weights(folder)``. Only the A and B matrices are saved, never the base weights."""
     from diffusers import StableDiffusionPipeline
     from diffusers.utils import convert_state_dict_to_diffusers
@@ -134,10 +170,16 @@ def save_lora(pipe, folder, name: str | None = None) -> Path:
         raise ValueError("the LoRA is fused into the UNet's weights: call pipe.unfuse_lora() before saving it")
     layers = convert_state_dict_to_diffusers(get_peft_model_state_dict(unet, adapter_name=name))
     metadata = unet.peft_config[name].to_dict()
+    text = {}
+    text_config = _text_encoder_adapter(pipe, name)
+    if text_config is not None:
+        state = get_peft_model_state_dict(pipe.text_encoder, adapter_name=name)
+        text = {"text_encoder_lora_layers": convert_state_dict_to_diffusers(state),
+                "text_encoder_lora_adapter_metadata": text_config.to_dict()}
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     StableDiffusionPipeline.save_lora_weights(folder, unet_lora_layers=layers, safe_serialization=True,
-                                              weight_name=WEIGHT_NAME, unet_lora_adapter_metadata=metadata)
+                                              weight_name=WEIGHT_NAME, unet_lora_adapter_metadata=metadata, **text)
     return folder / WEIGHT_NAME
 
 

@@ -220,3 +220,45 @@ def test_a_pipe_without_a_unet_is_refused(tmp_path):
                  lambda: load_lora(3, tmp_path)):
         with pytest.raises(TypeError, match="load_pipeline"):
             call()
+
+
+def text_out(pipe):
+    ids = pipe.tokenizer(["a red circle"], padding="max_length", max_length=pipe.tokenizer.model_max_length,
+                         return_tensors="pt").input_ids
+    with torch.no_grad():
+        return pipe.text_encoder(ids)[0]
+
+
+def test_a_text_encoder_lora_trains_saves_loads_scales_and_unloads_with_the_unets(pipe, tiny_sd_dir, tmp_path,
+                                                                                     data):
+    base_text, base_unet = text_out(pipe), unet_out(pipe)
+    params = add_lora(pipe, rank=2, text_encoder=True)
+    unet_lora = [p for n, p in pipe.unet.named_parameters() if "lora_" in n]
+    text_lora = [p for n, p in pipe.text_encoder.named_parameters() if "lora_" in n]
+    text_layers = [n for n, _ in pipe.text_encoder.named_modules() if n.endswith((".q_proj", ".k_proj", ".v_proj",
+                                                                                 ".out_proj"))]
+    assert text_layers and len(text_lora) == 2 * len(text_layers)
+    assert {id(p) for p in params} == {id(p) for p in unet_lora + text_lora}
+    assert torch.equal(text_out(pipe), base_text), "B starts at zero: the text encoder's output is unchanged"
+    run = finetune(pipe, data, train=params, steps=2, lr=1e-2, batch_size=2, seed=0)
+    assert len(run.losses) == 2
+    trained_text, trained_unet = text_out(pipe), unet_out(pipe)
+    assert not torch.equal(trained_text, base_text), "the text encoder's adapters trained"
+    path = save_lora(pipe, tmp_path)
+    with safe_open(str(path), "pt") as f:
+        keys = list(f.keys())
+    assert any(k.startswith("text_encoder.") for k in keys) and any(k.startswith("unet.") for k in keys)
+    fresh = load_pipeline(tiny_sd_dir, device="cpu", dtype=torch.float32)
+    load_lora(fresh, tmp_path, name="both")
+    assert torch.allclose(text_out(fresh), trained_text, atol=1e-6)
+    assert torch.allclose(unet_out(fresh), trained_unet, atol=1e-5)
+    fresh.set_adapters("both", adapter_weights=0.0)
+    assert torch.equal(text_out(fresh), base_text) and torch.allclose(unet_out(fresh), base_unet, atol=1e-6)
+    fresh.unload_lora_weights()
+    assert not [n for n, _ in fresh.text_encoder.named_parameters() if "lora_" in n]
+    assert torch.equal(text_out(fresh), base_text)
+
+
+def test_text_encoder_must_be_a_bool(pipe):
+    with pytest.raises(TypeError, match="True or False"):
+        add_lora(pipe, text_encoder="yes")
