@@ -44,8 +44,11 @@ def caption_images(images, style: str | None = None, keep=CAPTION_ATTRIBUTES, cl
     keep = (keep,) if isinstance(keep, str) else tuple(keep)
     if not set(keep) <= set(CAPTION_ATTRIBUTES):
         raise ValueError(f"keep must list attributes among {CAPTION_ATTRIBUTES}, not {keep!r}")
-    clip = clip or CLIPModel.from_pretrained(mini_path() / "clip").eval()
-    tokenizer = tokenizer or CLIPTokenizer.from_pretrained(mini_path() / "tokenizer")
+    from .pipeline import _quiet_loading
+
+    with _quiet_loading():  # no progress bars in the lessons' outputs
+        clip = clip or CLIPModel.from_pretrained(mini_path() / "clip").eval()
+        tokenizer = tokenizer or CLIPTokenizer.from_pretrained(mini_path() / "tokenizer")
     scenes = [shapes.Scene(sh, c, b, sz, 32.0, 32.0, 20.0) for sz, c, sh, b in
               itertools.product(shapes.SIZES, shapes.COLOURS, shapes.SHAPES, shapes.COLOURS) if c != b]
     ids = tokenizer([shapes.full_caption(s) for s in scenes], padding="max_length", truncation=True,
