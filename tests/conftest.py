@@ -135,3 +135,13 @@ def tiny_pipe(tiny_sd_dir):
     from course_utils.pipeline import load_pipeline
 
     return load_pipeline(tiny_sd_dir, device="cpu")
+
+
+@pytest.fixture
+def pipe(tiny_sd_dir):
+    """The tiny model in float32, fresh for each test: for the tests that train it (fine-tuning, LoRA, tokens)."""
+    import torch
+
+    from course_utils.pipeline import load_pipeline
+
+    return load_pipeline(tiny_sd_dir, device="cpu", dtype=torch.float32)

@@ -14,11 +14,6 @@ from course_utils.finetune import FinetuneRun, finetune, latest_checkpoint
 from course_utils.pipeline import load_pipeline
 
 
-@pytest.fixture
-def pipe(tiny_sd_dir):
-    return load_pipeline(tiny_sd_dir, device="cpu", dtype=torch.float32)
-
-
 @pytest.fixture(scope="module")
 def data():
     return [(image, shapes.full_caption(scene)) for image, scene in shapes.style_images(6, seed=2)]

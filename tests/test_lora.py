@@ -13,11 +13,6 @@ from course_utils.lora import TARGETS, WEIGHT_NAME, adapter_names, add_lora, loa
 from course_utils.pipeline import load_pipeline
 
 
-@pytest.fixture
-def pipe(tiny_sd_dir):
-    return load_pipeline(tiny_sd_dir, device="cpu", dtype=torch.float32)
-
-
 @pytest.fixture(scope="module")
 def data():
     return [(image, shapes.full_caption(scene)) for image, scene in shapes.style_images(4, seed=2)]

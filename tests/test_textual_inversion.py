@@ -15,11 +15,6 @@ from course_utils.pipeline import generate, load_pipeline
 TOKEN = "<my-concept>"
 
 
-@pytest.fixture
-def pipe(tiny_sd_dir):
-    return load_pipeline(tiny_sd_dir, device="cpu", dtype=torch.float32)
-
-
 @pytest.fixture(scope="module")
 def data():
     return [(image, f"a {TOKEN}") for image, _ in shapes.concept_images(4)]
