@@ -4,6 +4,6 @@ Stable Diffusion 1.5's architecture. `make bench` runs them all; see `python -m 
 These are benchmarks, not tests: they measure and report, and nothing fails because a machine is slow.
 """
 
-# First, as every notebook does: course_utils sets torch's thread policy (OMP_WAIT_POLICY) before torch loads,
+# First, as every notebook does: course_utils chooses torch's thread policy (OMP_WAIT_POLICY) before torch loads,
 # so every part here, and every subprocess and notebook kernel it starts, runs under the learner's settings.
 import course_utils  # noqa: F401

@@ -3,6 +3,7 @@
     python -m benchmarks                               # everything (the notebooks in both modes take longest)
     python -m benchmarks --only model training         # some parts
     python -m benchmarks --notebooks 01 02 --modes quick
+    python -m benchmarks --only bars --lessons 09      # steps textual inversion needs to reach lesson 09's bar
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ PARTS = {
     "notebooks": "Notebooks",
     "model": "Bundled model",
     "training": "Training",
+    "bars": "Fine-tuning: steps to each lesson's bar",
     "gpu": "GPU: Stable Diffusion 1.5's architecture",
 }
 RESULTS = Path(__file__).resolve().parent / "results.md"
@@ -32,6 +34,8 @@ def parse(argv=None) -> argparse.Namespace:
                    help="only these notebooks, by name or number prefix (01, 01_finite_differencing)")
     p.add_argument("--modes", nargs="+", choices=["quick", "full"], default=["quick", "full"],
                    help="notebook modes (default: both)")
+    p.add_argument("--lessons", nargs="+", metavar="NN",
+                   help="bars part: only these lessons' loops (08 full fine-tune, 09, 10, 11; default: all)")
     p.add_argument("--repeats", type=int, default=5, help="timed repeats of each short measurement (default 5)")
     p.add_argument("--compile", action="store_true", help="GPU part: also time the course's settings with "
                    "torch.compile (minutes of compiling first)")
@@ -58,6 +62,10 @@ def run_part(part: str, args: argparse.Namespace) -> report.Section:
         from . import training
 
         return training.measure(args.repeats)
+    if part == "bars":
+        from . import bars
+
+        return bars.measure(args.lessons)
     from . import gpu
 
     return gpu.measure(args.compile)

@@ -3,7 +3,6 @@ log (.mini-work/log.jsonl, written by `make mini`) says about step times and ste
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import random
 import sys
@@ -19,9 +18,6 @@ VAE_PSNR_BAR = 28.0  # dB on held-out images: the course's bar for the bundled V
 # full-prompt adherence, from the log's unet_eval rows (48 held-out prompts judged during training, guidance 3,
 # with the sampler the course used then: v0.3's log was written with DPM-Solver++, before Euler became the default)
 UNET_BAR, UNET_BAR_KEY = 0.90, "all_g3.0"
-# the fine-tuning loops of course_utils.finetune, with the lesson that teaches each (see finetune's docstring)
-FINETUNE_LOOPS = {"full fine-tuning (UNet, style)": "08", "textual inversion (one token embedding)": "09",
-                  "DreamBooth (UNet, subject + prior images)": "10", "LoRA (UNet adapters, style)": "11"}
 FINETUNE_BATCH = 16
 
 
@@ -134,50 +130,24 @@ def unet_step(train_text_encoder: bool):
     return step, batch
 
 
-def finetune_setup(loop: str):
-    """(pipe, data, train) for one of FINETUNE_LOOPS on the bundled model, as its lesson sets it up: the held-out
-    style, subject or concept of the shapes world (course_utils.shapes), with full captions."""
-    from course_utils import shapes
-    from course_utils.pipeline import load_pipeline
-
-    pipe = load_pipeline("mini")
-    if loop.startswith("full"):
-        return pipe, [(im, shapes.full_caption(s)) for im, s in shapes.style_images(64)], "unet"
-    if loop.startswith("DreamBooth"):
-        subject = [(im, shapes.full_caption(s)) for im, s in shapes.subject_images(6)]
-        prior = [(shapes.render(s), shapes.full_caption(s), 0.5) for s in shapes.scenes(32, seed=11)]
-        return pipe, subject + prior, "unet"
-    if loop.startswith("LoRA"):
-        from peft import LoraConfig
-
-        pipe.unet.add_adapter(LoraConfig(r=4, lora_alpha=4, target_modules=["to_q", "to_k", "to_v", "to_out.0"]))
-        lora = [p for name, p in pipe.unet.named_parameters() if "lora" in name]
-        return pipe, [(im, shapes.full_caption(s)) for im, s in shapes.style_images(64)], lora
-    pipe.tokenizer.add_tokens("<concept>")  # textual inversion: a new word, whose embedding alone trains
-    pipe.text_encoder.resize_token_embeddings(len(pipe.tokenizer))
-    data = [(im, f"a {s.size} <concept>") for im, s in shapes.concept_images(6)]
-    return pipe, data, [pipe.text_encoder.get_input_embeddings().weight]
-
-
-def finetune_steps(loop: str, repeats: int, warmup: int = 2) -> tuple[list[float], list[float]]:
+def finetune_steps(loop, repeats: int, warmup: int = 2) -> tuple[list[float], list[float]]:
     """Wall and CPU seconds of `repeats` steps of course_utils.finetune.finetune, after `warmup` steps (the
-    first of which also encodes the images)."""
+    first of which also encodes the images), for one of benchmarks.bars' loops, set up as its lesson does."""
     from course_utils.finetune import finetune
 
-    pipe, data, train = finetune_setup(loop)
+    pipe, data, train, extra, hook = loop.setup()
     marks: list[tuple[float, float]] = []
-    finetune(pipe, data, train=train, steps=warmup + repeats, batch_size=FINETUNE_BATCH, lr=1e-4,
-             on_step=lambda *_: marks.append((time.perf_counter(), time.process_time())))
+
+    def on_step(step, loss):
+        if hook is not None:
+            hook(step, loss)
+        marks.append((time.perf_counter(), time.process_time()))
+
+    finetune(pipe, data, train=train, steps=warmup + repeats, batch_size=FINETUNE_BATCH, lr=loop.lr,
+             on_step=on_step, **extra)
     walls = [b[0] - a[0] for a, b in zip(marks[warmup - 1:], marks[warmup:], strict=False)]
     cpus = [b[1] - a[1] for a, b in zip(marks[warmup - 1:], marks[warmup:], strict=False)]
     return walls, cpus
-
-
-def lesson_note(number: str) -> str:
-    found = sorted((ROOT / "notebooks").glob(f"{number}_*.ipynb"))
-    if found:
-        return f"not measured here (the bar is in {found[0].name})"
-    return f"lesson {number} not written yet"
 
 
 # ---------------------------------------------------------------- the report
@@ -220,19 +190,19 @@ def measure(repeats: int = 5) -> Section:
         else:
             bar = "–"
         rows.append([name] + measured + log_cells(stage, bar))
-    written = importlib.util.find_spec("course_utils.finetune") is not None
-    for name, lesson in FINETUNE_LOOPS.items():
-        if not written:
-            rows.append([f"fine-tuning: {name}", "–", "not written yet", "–", "–", "–", lesson_note(lesson)])
-            continue
-        print(f"  fine-tuning: {name}: {repeats} steps ...", file=sys.stderr, flush=True)
+    from .bars import LOOPS
+
+    for make in LOOPS:
+        loop = make()
+        name = f"fine-tuning: {loop.name}"
+        print(f"  {name}: {repeats} steps ...", file=sys.stderr, flush=True)
         try:
-            walls, cpus = finetune_steps(name, repeats)
+            walls, cpus = finetune_steps(loop, repeats)
         except Exception as error:  # finetune's API moved on: say so, and go on with the rest
-            rows.append([f"fine-tuning: {name}", "–", f"**failed**: {type(error).__name__}: {str(error)[:80]}"])
+            rows.append([name, "–", f"**failed**: {type(error).__name__}: {str(error)[:80]}"])
             continue
-        rows.append([f"fine-tuning: {name}", str(FINETUNE_BATCH), spread(walls), seconds(median(cpus)), "–", "–",
-                     lesson_note(lesson)])
+        rows.append([name, str(FINETUNE_BATCH), spread(walls), seconds(median(cpus)), "–", "–",
+                     f"lesson {loop.lesson}: see the next section"])
     headers = ["training loop", "batch", "time per step, measured here", "CPU per step",
                "training log: s/step (median)", "training log: steps run", "steps to the quality bar"]
     notes = [
@@ -241,9 +211,8 @@ def measure(repeats: int = 5) -> Section:
         f"The log columns read {LOG.relative_to(ROOT)} " + ("(its latest run of each stage)." if log else
                                                             "(not present on this machine: `make mini` writes it).")
         + " course_utils/mini/MODEL_CARD.md gives the step times of the run that made the bundled weights.",
-        f"Fine-tuning rows: course_utils.finetune.finetune on the bundled model, batch {FINETUNE_BATCH}, on the "
-        "shapes world's held-out style (outlined), subject (moon, with prior images at weight 0.5) or concept "
-        "(a new token `<concept>`); LoRA is rank 4 on the attention projections. Steps to each lesson's bar "
-        "are the lesson's to measure: the column says whether the lesson exists yet.",
+        f"Fine-tuning rows: course_utils.finetune.finetune on the bundled model, batch {FINETUNE_BATCH}, each set "
+        "up as its lesson sets it up (benchmarks/bars.py: the same data, trainable parameters and learning "
+        "rate). The steps each needs to reach its lesson's bar are in the next section.",
     ]
     return Section("Training", headers, rows, notes, clock.stamp())

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from benchmarks import __main__ as cli
-from benchmarks import gpu, model, notebooks, report, training
+from benchmarks import bars, gpu, model, notebooks, report, training
 
 
 def test_table_escapes_pipes_and_pads_short_rows():
@@ -153,9 +153,62 @@ def test_stopwatch_splits_a_generation_and_leaves_the_pipeline_as_it_was(tiny_pi
     assert not tiny_pipe.unet._forward_hooks and not tiny_pipe.unet._forward_pre_hooks
 
 
-def test_lesson_note_says_whether_the_lesson_exists():
-    assert training.lesson_note("99") == "lesson 99 not written yet"
-    assert training.lesson_note("01").startswith("not measured here (the bar is in 01_")
+def _images(n):
+    from course_utils import shapes
+
+    return [shapes.render(s).resize((32, 32)) for s in shapes.scenes(n, seed=3)]
+
+
+def test_bars_measure_inside_the_run_without_changing_it(tiny_sd_dir):
+    import torch
+
+    from course_utils.finetune import finetune
+    from course_utils.pipeline import generate, load_pipeline
+
+    data = list(zip(_images(4), ["a red circle", "a blue square", "a star", "a heart"], strict=True))
+    plain = load_pipeline(tiny_sd_dir, device="cpu", dtype=torch.float32)
+    finetune(plain, data, steps=4, lr=1e-3, batch_size=16, seed=0)  # as bars.run trains
+
+    calls = []
+
+    def measured(pipe):  # samples with the pipe in the middle of the run, and rises by 0.1 a measurement
+        assert not pipe.unet.training  # measured in eval mode ...
+        generate(pipe, "a red circle", steps=2, height=32, width=32, seed=len(calls))
+        calls.append(1)
+        return {"x": 0.1 * (len(calls) - 1)}
+
+    pipe = load_pipeline(tiny_sd_dir, device="cpu", dtype=torch.float32)
+    loop = bars.Loop("tiny", "99", "x ≥ 0.2", 4, 1e-3, lambda: (pipe, data, "unet", {}, None), measured,
+                     lambda m, m0: m["x"] >= 0.2, every=2)
+    got = bars.run(loop)
+    assert [step for step, _ in got.points] == [0, 2, 4] and got.bar_step == 4
+    assert pipe.unet.training is False  # ... and finetune's own ending stands
+    # same data, seed and steps: the weights are those of the run that measured nothing
+    assert all(torch.equal(a, b) for a, b in zip(plain.unet.parameters(), pipe.unet.parameters(), strict=True))
+    cells = bars.row(got)
+    assert cells[2] == "**4**" and "0: 0.00 → 2: 0.10 → 4: 0.20" in cells[-1]
+    got.bar_step = None
+    assert bars.row(got)[2] == "not reached in 4 steps"
+
+
+# the names each lesson gives its fine-tune's optimizer steps and learning rate
+LESSON_SETTINGS = {"08": ("TRAIN_STEPS", "LR"), "09": ("TRAIN_STEPS_2", "LR"), "10": ("STEPS", "LR"),
+                   "11": ("TRAIN_STEPS", "LR")}
+
+
+@pytest.mark.parametrize("lesson", sorted(LESSON_SETTINGS))
+def test_bars_train_each_loop_as_its_lesson_does_in_full_mode(lesson, tmp_path, monkeypatch):
+    import nbformat
+
+    loop = next(make() for make in bars.LOOPS if make().lesson == lesson)
+    path = next((report.ROOT / "notebooks").glob(f"{lesson}_*.ipynb"))
+    cells = [c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
+    monkeypatch.chdir(tmp_path)  # the settings cell makes the lesson's outputs/ folder
+    monkeypatch.setenv("COURSE_QUICK", "0")
+    settings = {}
+    exec(cells[0] + "\n" + cells[1], settings)  # the set-up and settings cells
+    steps, lr = LESSON_SETTINGS[lesson]
+    assert (loop.steps, loop.lr) == (settings[steps], settings[lr])
 
 
 def test_clock_says_nothing_about_other_processes_over_a_short_window():

@@ -51,11 +51,11 @@ CFG = {
     "vae_channels": ",".join(map(str, VAE_CHANNELS)), "vae_bf16": 1,
     "vae_steps": 5000, "vae_batch": 16, "vae_lr": 6e-4,
     "clip_steps": 800, "clip_batch": 128, "clip_lr": 1e-3,
-    "unet_steps": 5000, "unet_batch": 64, "unet_lr": 5e-4, "unet_ema": 0.999,
+    "unet_steps": 10000, "unet_batch": 64, "unet_lr": 5e-4, "unet_ema": 0.999,
     "text_lr": 3e-4,  # the text encoder learns with the UNet (stage_unet)
     "uncond_prob": 0.1,
     "min_snr_gamma": 5.0,
-    "eval_every": 0, "eval_n": 48,  # unet stage: judge EMA samples every so many steps (0: never)
+    "eval_every": 2000, "eval_n": 48,  # unet stage: judge EMA samples every so many steps (0: never)
     "ckpt_seconds": 180.0,
 }
 
