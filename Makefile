@@ -107,8 +107,8 @@ notebooks: venv
 	$(PY) tools/clean_notebooks.py $(NOTEBOOKS)
 
 # Train the bundled mini model (see course_utils/mini/MODEL_CARD.md). A long job that should have the machine to
-# itself, so its OpenMP threads spin while they wait (the course's default, PASSIVE, is for shared machines): the
-# UNet stage measured 0.31 s/step spinning against 0.45 s sleeping on 2 cores. Set OMP_WAIT_POLICY to override.
+# itself, so its OpenMP threads spin while they wait, whatever the load when it starts: the VAE stage measured
+# 0.27 s/step spinning against 0.36 s sleeping on 2 cores. Set OMP_WAIT_POLICY to override.
 mini: venv
 	OMP_WAIT_POLICY=$${OMP_WAIT_POLICY:-ACTIVE} $(PY) -m course_utils.mini.train $(MINI_ARGS)
 

@@ -55,18 +55,12 @@ def _pipe():
     return load_pipeline("mini", dtype=torch.float32)  # fine-tuning trains float32 weights
 
 
-def _styled_share(images) -> float:
-    from course_utils import judge
-
-    verdicts = judge.judge_many(images)
-    return sum(judge.is_styled(v) for v in verdicts) / len(verdicts)
-
-
 def full_finetune() -> Loop:
     """Lesson 08: the whole UNet, on 256 outlined pictures captioned by the CLIP (only the background kept, the
     one attribute it reads right on them) plus 256 ordinary pictures replayed; bar: outlined when asked gains
     at least 0.06 over the base model (the lesson's check)."""
-    from course_utils import shapes
+    from course_utils import judge, shapes
+    from course_utils.measure import score
     from course_utils.pipeline import generate
 
     prompts = [shapes.full_caption(s) for s in shapes.scenes(N_PROMPTS, seed=81, style=shapes.STYLE)]
@@ -82,7 +76,8 @@ def full_finetune() -> Loop:
         return _pipe(), list(zip(images, captions, strict=True)) + replay, "unet", {}, None
 
     def measure(pipe):
-        return {"outlined when asked": _styled_share(generate(pipe, prompts, seed=1000, steps=20, guidance=3))}
+        images = generate(pipe, prompts, seed=1000, steps=20, guidance=3)
+        return {"outlined when asked": score(images, prompts, judge.is_styled).rate}
 
     return Loop("full fine-tuning (UNet, style)", "08", "outlined when asked ≥ base + 0.06", 320, 1e-4, setup,
                 measure, lambda m, m0: m["outlined when asked"] >= m0["outlined when asked"] + 0.06, every=40)
@@ -146,6 +141,7 @@ def lora() -> Loop:
     pictures with exact captions; bar (at scale 1): the colours asked come back (≥ base + 0.5) and the
     pictures are outlined in them (≥ base + 0.10), the lesson's two checks on the style prompts."""
     from course_utils import judge, shapes
+    from course_utils.measure import score
     from course_utils.pipeline import generate
 
     prompts = [shapes.full_caption(s) for s in shapes.scenes(N_PROMPTS, seed=1101, style=shapes.STYLE)]
@@ -159,14 +155,10 @@ def lora() -> Loop:
         return pipe, [(image, shapes.full_caption(s)) for image, s in pictures], params, {}, None
 
     def measure(pipe):
-        colours = styled = 0
-        for verdict, prompt in zip(judge.judge_many(generate(pipe, prompts, seed=0, steps=20, guidance=3)), prompts,
-                                   strict=True):
-            asked = shapes.scene_from_caption(prompt)
-            right = judge.matches(verdict, {"colour": asked["colour"], "background": asked["background"]})
-            colours += right
-            styled += right and judge.is_styled(verdict)
-        return {"colours asked": colours / len(prompts), "outlined in them": styled / len(prompts)}
+        images = generate(pipe, prompts, seed=0, steps=20, guidance=3)
+        colours = ("colour", "background")
+        return {"colours asked": score(images, prompts, as_asked=colours).rate,
+                "outlined in them": score(images, prompts, judge.is_styled, as_asked=colours).rate}
 
     return Loop("LoRA (UNet + text encoder adapters, style)", "11",
                 "colours asked ≥ base + 0.5 and outlined in them ≥ base + 0.10", 400, 2e-3, setup, measure,

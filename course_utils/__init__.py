@@ -26,9 +26,8 @@ def others_busy(window: float = 0.1) -> float | None:
     after, own = _cpu_ticks(), time.process_time() - own
     if after is None or after[1] <= before[1]:
         return None
-    cpus_seen = (after[1] - before[1]) / (window * os.sysconf("SC_CLK_TCK"))  # CPUs the ticks came from
     busy = (after[0] - before[0]) / os.sysconf("SC_CLK_TCK")
-    return max(0.0, busy - own) / window if cpus_seen > 0 else None
+    return max(0.0, busy - own) / window
 
 
 def machine_is_busy(busy: float | None = None) -> bool:
