@@ -1,6 +1,6 @@
 """The bundled model: load time, generation latency and peak memory, with the course's settings
 (`load_pipeline("mini")` + `generate`: Euler, 20 steps) against a plain
-`StableDiffusionPipeline.from_pretrained(folder)` with diffusers' defaults (its PNDM scheduler, 50 steps).
+`StableDiffusionPipeline.from_pretrained(folder)` with diffusers' defaults (the folder's own scheduler, 50 steps).
 
 Each measurement runs in a fresh subprocess (`python -m benchmarks.model KIND REPEATS`, which prints one JSON
 line): "course" and "plain" each load one pipeline and make the pictures, so their peak memory is theirs
@@ -23,6 +23,14 @@ from .report import ROOT, Clock, Section, median, seconds, size, spread, table, 
 PROMPT = "a large red circle on a blue background"
 COUNTS = (1, 4)
 LOAD_TARGET, FOUR_TARGET = 2.0, 1.5  # seconds, on the course's 2-core CPU
+
+
+def own_scheduler() -> str:
+    """The scheduler the bundled model's folder names, which a plain from_pretrained uses ("Euler")."""
+    from course_utils.mini import mini_path
+
+    name = json.loads((mini_path() / "model_index.json").read_text())["scheduler"][1]
+    return name.removesuffix("Scheduler").removesuffix("Discrete")
 
 
 def peak_rss() -> int | None:
@@ -201,7 +209,8 @@ def measure(repeats: int = 5) -> Section:
     rows.append(["peak memory (RSS): load + 1 + 4 pictures", size(course["peak_rss"]), size(plain["peak_rss"]),
                  ratio([plain["peak_rss"] or 0], [course["peak_rss"] or 0]), ""])
     headers = ["64×64, same prompt and seeds", "course: load_pipeline + generate (Euler, 20 steps)",
-               "diffusers' defaults: from_pretrained (PNDM, 50 steps)", "defaults ÷ course", "target (course)"]
+               f"diffusers' defaults: from_pretrained ({own_scheduler()}, 50 steps)", "defaults ÷ course",
+               "target (course)"]
     notes = [
         f"Prompt \"{PROMPT}\", guidance 7.5, seeds 0…n-1. Timings are medians (range, n) of {repeats} rounds "
         "in one process that holds both pipelines and alternates them, after a warm-up picture each. "

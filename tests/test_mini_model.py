@@ -43,6 +43,7 @@ def test_bundled_model_layout():
     assert index["text_encoder"] == ["transformers", "CLIPTextModel"]
     assert index["tokenizer"] == ["transformers", "CLIPTokenizer"]
     assert index["requires_safety_checker"] is False
+    assert index["scheduler"] == ["diffusers", "EulerDiscreteScheduler"]  # the sampler it works with (model.py)
     assert (folder / "tokenizer" / "merges.txt").read_text().startswith("#version")
     assert (folder / "MODEL_CARD.md").exists()
     weights = list(folder.rglob("*.safetensors"))

@@ -381,7 +381,7 @@ def pipeline_folder(work: Path, unet_weights: dict, text_weights: dict):
     unet.load_state_dict(unet_weights)
     return StableDiffusionPipeline(
         vae=vae, text_encoder=text_encoder, tokenizer=tok, unet=unet,
-        scheduler=noise_scheduler(kind="pndm"), safety_checker=None, feature_extractor=None,
+        scheduler=noise_scheduler(kind="euler"), safety_checker=None, feature_extractor=None,
         requires_safety_checker=False,
     )
 
