@@ -53,6 +53,8 @@ def test_bundled_model_layout():
     sched = json.loads((folder / "scheduler" / "scheduler_config.json").read_text())
     assert (sched["beta_start"], sched["beta_end"], sched["beta_schedule"], sched["num_train_timesteps"]) == (
         0.00085, 0.012, "scaled_linear", 1000)
+    # SD's settings for a sampler built from this config by hand: DDIM must not clip latents to [-1, 1]
+    assert (sched["clip_sample"], sched["set_alpha_to_one"], sched["skip_prk_steps"]) == (False, False, True)
 
 
 def test_bundled_tokenizer_loads_with_max_length():
