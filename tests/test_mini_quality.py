@@ -13,8 +13,11 @@ guidance, 100% at guidance 3, and guidance 7.5 costs small shapes a little of th
 """
 
 import pytest
+import torch
+from diffusers import StableDiffusionPipeline
 
-from course_utils.mini import evaluate
+from course_utils import judge
+from course_utils.mini import MINI_DIR, evaluate
 from course_utils.pipeline import load_pipeline
 
 N = 64
@@ -79,12 +82,6 @@ def test_vae_round_trip(pipe):
 def test_plain_diffusers_defaults_follow_prompts():
     """A learner who skips course_utils gets the model's own scheduler, diffusers' 50 steps and guidance 7.5.
     With SD's PNDM there, 9 of these 32 prompts came out right (v0.3): the model ships Euler instead."""
-    import torch
-    from diffusers import StableDiffusionPipeline
-
-    from course_utils import judge
-    from course_utils.mini import MINI_DIR
-
     pipe = StableDiffusionPipeline.from_pretrained(MINI_DIR)
     pipe.set_progress_bar_config(disable=True)
     prompts, _ = evaluate.full_prompts(32)
@@ -92,4 +89,3 @@ def test_plain_diffusers_defaults_follow_prompts():
     got = judge.adherence(images, prompts)["all"]
     print(f"{type(pipe.scheduler).__name__}, diffusers' defaults: {got:.2f} of 32 full prompts right")
     assert got >= 0.85  # measured (v0.3, Euler): 0.97
-
