@@ -57,13 +57,14 @@ def _pipe():
 
 def full_finetune() -> Loop:
     """Lesson 08: the whole UNet, on 256 outlined pictures captioned by the CLIP (only the background kept, the
-    one attribute it reads right on them) plus 256 ordinary pictures replayed; bar: outlined when asked gains
-    at least 0.06 over the base model (the lesson's check)."""
+    one attribute it reads right on them) plus 256 ordinary pictures replayed; bar: outlined when asked in the
+    captions' own words ("a outlined shape on a blue background") gains at least 0.10 over the base model (the
+    lesson's check; asked in words the captions never used, the style hardly comes, which the lesson shows)."""
     from course_utils import judge, shapes
     from course_utils.measure import score
     from course_utils.pipeline import generate
 
-    prompts = [shapes.full_caption(s) for s in shapes.scenes(N_PROMPTS, seed=81, style=shapes.STYLE)]
+    prompts = [f"a {shapes.STYLE} shape on a {s.background} background" for s in shapes.scenes(N_PROMPTS, seed=84)]
 
     def setup():
         from course_utils.captions import caption_images
@@ -76,11 +77,12 @@ def full_finetune() -> Loop:
         return _pipe(), list(zip(images, captions, strict=True)) + replay, "unet", {}, None
 
     def measure(pipe):
-        images = generate(pipe, prompts, seed=1000, steps=20, guidance=3)
-        return {"outlined when asked": score(images, prompts, judge.is_styled).rate}
+        images = generate(pipe, prompts, seed=4000, steps=20, guidance=3)
+        return {"outlined in the captions' words": score(images, prompts, judge.is_styled).rate}
 
-    return Loop("full fine-tuning (UNet, style)", "08", "outlined when asked ≥ base + 0.06", 320, 1e-4, setup,
-                measure, lambda m, m0: m["outlined when asked"] >= m0["outlined when asked"] + 0.06, every=40)
+    key = "outlined in the captions' words"
+    return Loop("full fine-tuning (UNet, style)", "08", f"{key} ≥ base + 0.10", 320, 1e-4, setup,
+                measure, lambda m, m0: m[key] >= m0[key] + 0.10, every=40)
 
 
 def textual_inversion() -> Loop:

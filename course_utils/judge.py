@@ -21,7 +21,12 @@ How it reads an image (no learned black box, every step can be printed and looke
    below that shape's ``MIN_SCORE`` the shape is ``"unknown"``: a blob is not a star.
 5. **Size**: the radius the silhouette's area implies for the nearest shape, split at the gap between the
    small (12–14 px) and large (19–22 px) radii.
-6. **Style**: ``"outlined"`` when the inside of the silhouette is not inked (the background shows through).
+6. **Style**: ``"outlined"`` when the silhouette's *core*, the part deeper inside than an outline's stroke,
+   shows the background: its median ink is below ``HOLLOW`` and its colours are mixes of background and
+   shape colour (a filled shape with a spot of another colour is not an outline, nor is one with a small
+   hole). The silhouette for this is drawn with faint ink too (``alpha > FAINT``), so a ring with a faint
+   stretch still closes. A shape too thin to have a core (a small star) is outlined when its ink dips below
+   ``1 - OUTLINE_DIP`` inside.
 
 Anything the judge cannot read is ``"unknown"``, which never matches a prompt.
 """
@@ -53,7 +58,11 @@ MIN_AREA = 30  # pixels; smaller silhouettes are specks, not shapes
 # blurred and noisy renders of it (development seeds). Round shapes need more: a hexagon is 0.93 circle.
 MIN_SCORE = {"circle": 0.93, "square": 0.91, "triangle": 0.89, "star": 0.86, "heart": 0.91,
              "cross": 0.88, "moon": 0.85}
-OUTLINE_DIP = 0.40  # how far ink must dip inside the silhouette to call it outlined
+OUTLINE_DIP = 0.40  # shapes with no core: how far ink must dip inside the silhouette to call it outlined
+CORE_DEPTH = 4.5  # px from the edge: deeper than the outlined style's 3.2-px stroke, blurred a little
+MIN_CORE = 4  # pixels; a smaller core is no core (small stars, thin crosses)
+FAINT = 0.25  # ink this faint still closes a ring, for the style's silhouette
+HOLLOW = 0.6  # a core whose median ink is below this shows the background (a blurred thin ring's is ~0.55)
 SIZE_SPLIT = float(np.sqrt(shapes.RADIUS["small"][1] * shapes.RADIUS["large"][0]))  # ≈ 16.3 px
 GRID = 32  # silhouettes are compared on a GRID×GRID raster ...
 SPAN = 1.15  # ... covering ±SPAN·sqrt(area) around the centroid (every shape fits)
@@ -174,6 +183,21 @@ def _outline_dip(alpha: np.ndarray, filled: np.ndarray) -> float:
     return float(1.0 - smooth[inside].min())
 
 
+def _style(rgb: np.ndarray, bg: np.ndarray, alpha: np.ndarray, ink: np.ndarray, filled: np.ndarray) -> str:
+    """"outlined" or "flat": does the background show through the silhouette's core? (item 6 above)"""
+    faint = ndimage.binary_closing(alpha > FAINT)  # bridges one-pixel gaps in a faint stretch of a ring
+    labels, _ = ndimage.label(faint)
+    pieces = np.setdiff1d(np.unique(labels[ink]), [0])  # the faint pieces the ink belongs to
+    core = ndimage.distance_transform_edt(ndimage.binary_fill_holes(ink | np.isin(labels, pieces))) > CORE_DEPTH
+    if core.sum() < MIN_CORE:
+        return shapes.STYLE if _outline_dip(alpha, filled) > OUTLINE_DIP else "flat"
+    a = np.clip(alpha[core], 0, 1)
+    fg = np.median(rgb[ink], axis=0)
+    # how far the core's colours are from mixes of background and shape colour (a third colour: a spot)
+    off_mix = np.median(np.linalg.norm(rgb[core] - (bg + a[:, None] * (fg - bg)), axis=1))
+    return shapes.STYLE if np.median(a) < HOLLOW and off_mix <= MAX_COLOUR_DIST else "flat"
+
+
 @functools.lru_cache(maxsize=1)
 def _templates():
     """Normalised silhouettes of every shape, rendered clean and mildly blurred, and each shape's
@@ -228,7 +252,7 @@ def judge(image) -> Verdict:
     frame[2:-2, 2:-2] = False  # a silhouette that reaches the frame is no shape on a background
     shape = nearest if score >= MIN_SCORE[nearest] and not frame.any() else UNKNOWN
     size = "small" if radius < SIZE_SPLIT else "large"
-    style = shapes.STYLE if _outline_dip(alpha, filled) > OUTLINE_DIP else "flat"
+    style = _style(rgb, bg, alpha, ink, filled)
     return Verdict(shape, colour, background, size, style, round(score, 3), nearest)
 
 

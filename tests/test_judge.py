@@ -217,6 +217,32 @@ def test_concept_subject_and_style_are_recognised():
     assert not J.is_concept(near_miss)
 
 
+def _spotted(background: str, spot: str, spot_radius: float) -> Image.Image:
+    """A large flat red square with a round spot of another colour in the middle."""
+    image = S.render(S.Scene("square", "red", background, "large", 32.0, 32.0, 21.0)).copy()
+    r = spot_radius
+    ImageDraw.Draw(image).ellipse([32 - r, 32 - r, 32 + r, 32 + r], fill=S.COLOURS[spot])
+    return image
+
+
+def test_a_filled_shape_with_a_spot_is_not_outlined():
+    # What fine-tuned models draw on the way to the style: a filled shape with a blemish inside. The judge used
+    # to call anything with a dip in its ink "outlined"; only a core that shows the background is an outline.
+    assert J.judge(_spotted("blue", "blue", 3)).style == "flat"  # a small hole of background
+    assert J.judge(_spotted("blue", "green", 8)).style == "flat"  # a large spot of a third colour
+    assert J.judge(_spotted("blue", "blue", 12)).style == S.STYLE  # mostly background inside: a thick outline
+
+
+def test_an_outline_with_a_faint_stretch_is_still_outlined():
+    # VAE round trips of outlines often fade along part of the ring; the ring still encloses the background
+    scene = S.Scene("circle", "red", "white", "large", 32.0, 32.0, 20.0, style=S.STYLE)
+    a = np.asarray(S.render(scene), dtype=np.float32)
+    white = np.array(S.COLOURS["white"], dtype=np.float32)
+    a[:, :24] = white + 0.4 * (a[:, :24] - white)  # the ring's left side at 40% strength
+    faded = Image.fromarray(a.round().astype(np.uint8))
+    assert J.judge(faded).style == S.STYLE
+
+
 # ---------------------------------------------------------------- layout
 def test_foreground_is_the_silhouette():
     for scene in S.scenes(30, 8, shapes=S.ALL_SHAPES, style=S.STYLE):
