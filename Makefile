@@ -77,8 +77,8 @@ browser-deps:
 test: venv browser-deps
 	@export COURSE_QUICK=1 COURSE_MODEL=$(COURSE_MODEL) $(OFFLINE)
 	export OMP_WAIT_POLICY=$${OMP_WAIT_POLICY:-PASSIVE}
-	workers=$(TEST_WORKERS); cores=$$(nproc 2>/dev/null || echo 2)
-	export OMP_NUM_THREADS=$${OMP_NUM_THREADS:-$$(( workers > 1 && cores / workers > 0 ? cores / workers : cores ))}
+	workers=$(TEST_WORKERS); cores=$$(nproc 2>/dev/null || getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2)
+	export OMP_NUM_THREADS=$${OMP_NUM_THREADS:-$$(( workers > 1 ? (cores > workers ? cores / workers : 1) : cores ))}
 	start=$$SECONDS; status=0
 	stage() {  # stage NAME pytest-args...
 	  local name=$$1 t=$$SECONDS rc=0; shift
