@@ -5,8 +5,9 @@ notebook's cells) stay together in one worker, and a worker takes the next file,
 it runs low. A long notebook taken last keeps one worker busy while the other has nothing left to do; taken
 first, the short files fill the gaps at the end instead.
 
-SECONDS are quick mode's, measured on 2 cores (1 December 2026; notebooks one at a time, test files from
-`pytest --durations=0`). A stale figure costs only time, never a result, and a file not listed counts as short.
+SECONDS are quick mode's, measured on 2 cores (1 December 2026): a notebook run alone with nbconvert; a test
+file, the sum of its tests' times from `pytest -n 2 --durations=0` with one thread per worker. A stale figure
+costs only time, never a result, and a file not listed counts as short.
 """
 
 from __future__ import annotations
@@ -25,15 +26,18 @@ SECONDS = {
     "notebooks/05_clip.ipynb": 34,
     "notebooks/04_latents.ipynb": 21,
     "notebooks/01_finite_differencing.ipynb": 15,
-    "tests/test_mini_quality.py": 123,
+    "tests/test_mini_quality.py": 127,
     "tests/browser/test_browser.py": 92,
-    "tests/test_mini_train.py": 35,
-    "tests/test_finetune_two_processes.py": 15,
-    "tests/test_feedback.py": 14,
-    "tests/test_determinism.py": 12,
-    "tests/test_finetune.py": 12,
-    "tests/test_judge.py": 10,
+    "tests/test_mini_train.py": 39,
+    "tests/test_finetune_two_processes.py": 19,
+    "tests/test_determinism.py": 14,
+    "tests/test_feedback.py": 12,
+    "tests/test_judge.py": 11,
+    "tests/test_finetune.py": 11,
     "tests/test_threads.py": 7,
+    "tests/test_pipeline.py": 6,
+    "tests/test_app.py": 6,
+    "tests/test_lora.py": 5,
 }
 
 
