@@ -1,59 +1,7 @@
-"""Support package for the Stable Diffusion course: see the README for the course map."""
+"""Support package for the Stable Diffusion course: see the README for the course map.
 
-import os
-import time
-
-
-def _cpu_ticks() -> tuple[int, int] | None:
-    """(busy, total) CPU time of the whole machine so far, in clock ticks, from /proc/stat (Linux only)."""
-    try:
-        with open("/proc/stat") as f:
-            fields = [int(x) for x in f.readline().split()[1:]]
-    except (OSError, ValueError):
-        return None
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
-    total = sum(fields[:8])  # guest time is already counted in user time
-    return total - idle, total
-
-
-def others_busy(window: float = 0.1) -> float | None:
-    """How many CPUs other processes keep busy right now: the machine's busy time over `window` seconds, less
-    this process's own. None where the machine does not say (no /proc/stat)."""
-    before, own = _cpu_ticks(), time.process_time()
-    if before is None:
-        return None
-    time.sleep(window)
-    after, own = _cpu_ticks(), time.process_time() - own
-    if after is None or after[1] <= before[1]:
-        return None
-    busy = (after[0] - before[0]) / os.sysconf("SC_CLK_TCK")
-    return max(0.0, busy - own) / window
-
-
-def machine_is_busy(busy: float | None = None) -> bool:
-    """True when other work keeps half a CPU or more busy: measured now on Linux (`others_busy`), else read from
-    the 1-minute load average. torch runs a thread per core and each step waits for the slowest of them, so
-    even one other busy process is enough to make spinning threads wait on a descheduled one."""
-    if busy is None:
-        busy = others_busy()
-    if busy is None:
-        try:
-            busy = os.getloadavg()[0]
-        except (AttributeError, OSError):  # neither (Windows): assume the machine is ours
-            return False
-    return busy >= 0.5
-
-
-# How torch's idle OpenMP threads wait for the next piece of work. It must be chosen before torch loads, which
-# is why it is here; a value you set yourself wins. Measured on 2 cores with the bundled model:
-# - on a machine of its own, the default (a short spin, then sleep) is twice as fast as sleeping at once:
-#   4 pictures 0.50 s against 1.13 s, 12 fine-tuning steps 1.5 s against 3.0 s;
-# - with another process doing the same on the same cores (or any other busy process: torch's threads are as
-#   many as the cores), spinning collapses: the 12 steps took 122 s
-#   (2.9 s sleeping), and even a spin 30 times shorter was 2.5 times slower than sleeping.
-# So a kernel that starts on a busy machine sleeps (PASSIVE), and `make test`, which runs two notebooks at once,
-# sets PASSIVE for all of them.
-if "OMP_WAIT_POLICY" not in os.environ and machine_is_busy():
-    os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+Importing it does no work: each lesson's setup cell calls ``runtime.describe()``, which chooses how torch's
+threads wait (``threads``) before torch loads, and prints where the lesson runs.
+"""
 
 __version__ = "0.1.0"

@@ -11,9 +11,14 @@ from __future__ import annotations
 import os
 import sys
 from importlib import metadata
+from typing import TYPE_CHECKING
 
-import torch
+from . import threads
 
+if TYPE_CHECKING:
+    import torch
+
+# torch is imported inside the functions, not here: `describe()` must choose the thread policy before torch loads.
 DEVICES = ("cuda", "mps", "cpu")
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("", "0", "false", "no", "off")
@@ -29,11 +34,15 @@ def environment() -> str:
 
 
 def _mps_available() -> bool:
+    import torch
+
     mps = getattr(torch.backends, "mps", None)
     return bool(mps is not None and mps.is_available())
 
 
 def _best_device() -> str:
+    import torch
+
     if torch.cuda.is_available():
         return "cuda"
     if _mps_available():
@@ -46,8 +55,10 @@ def device() -> str:
     return _best_device()
 
 
-def _parse_device(device: str | torch.device) -> torch.device:
+def parse_device(device: str | torch.device) -> torch.device:
     """torch.device for "cuda", "cuda:1", "CPU" or a torch.device; ValueError for what the course can't use."""
+    import torch
+
     choices = ", ".join(map(repr, DEVICES))
     if isinstance(device, str):
         try:
@@ -71,7 +82,9 @@ def gpu_memory(device: str | torch.device | None = None) -> tuple[int, int] | No
     On Apple silicon the GPU shares the machine's memory: "total" is what Metal recommends a process uses
     at most, and "free" is that less what Metal has already handed out.
     """
-    name = _parse_device(device).type if device is not None else _best_device()
+    import torch
+
+    name = parse_device(device).type if device is not None else _best_device()
     if name == "cuda" and torch.cuda.is_available():
         free, total = torch.cuda.mem_get_info()
         return int(free), int(total)
@@ -111,7 +124,9 @@ def preferred_dtype(device: str | torch.device) -> torch.dtype:
       and crashes that depend on the macOS and torch versions.
     - cpu: float32; CPUs are slow at half precision and some operations lack half-precision kernels there.
     """
-    parsed = _parse_device(device)
+    import torch
+
+    parsed = parse_device(device)
     if parsed.type == "cuda":
         if torch.cuda.is_available():
             major, _ = torch.cuda.get_device_capability(parsed.index)
@@ -145,7 +160,13 @@ def describe() -> str:
     """Print and return one line that says where we run, e.g.
 
     "local · cpu · 2 cores · 23.5 GiB RAM · torch 2.13.0 · diffusers 0.42.1 · model mini · quick mode"
+
+    Called first in every lesson: it chooses how torch's idle threads wait (`threads.choose_wait_policy`)
+    before it loads torch, and says so at the end of the line when it chose to let them sleep.
     """
+    chose = "OMP_WAIT_POLICY" not in os.environ and threads.choose_wait_policy() is not None
+    import torch
+
     dev = _best_device()
     parts = [environment()]
     if dev == "cuda":
@@ -160,6 +181,8 @@ def describe() -> str:
         parts.append(f"{ram / 2**30:.1f} GiB RAM")
     parts += [f"torch {_version('torch')}", f"diffusers {_version('diffusers')}", f"model {default_model()}"]
     parts.append("quick mode" if quick_mode() else "full mode")
+    if chose:
+        parts.append("threads sleep when idle (the machine is busy)")
     line = " · ".join(parts)
     print(line)
     return line
