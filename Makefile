@@ -39,7 +39,10 @@ $(PY):
 # harmless warnings drown what matters); it is shown only when the install fails.
 $(STAMP): pyproject.toml constraints.txt | $(PY)
 	@echo "Installing the course and its dependencies into $(VENV) (log: $(VENV)/pip.log) ..."
-	if ! $(PY) -m pip install -c constraints.txt -e ".[dev]" > $(VENV)/pip.log 2>&1; then
+	# open_clip_torch only for CLIP's BPE merges file, which the SD-1.5 stand-in's tokenizer is built from
+	# (course_utils/standin.py): --no-deps, since its own needs (torchvision, timm) are not the course's
+	if ! { $(PY) -m pip install -c constraints.txt -e ".[dev,lab]" \
+	       && $(PY) -m pip install -c constraints.txt --no-deps open_clip_torch; } > $(VENV)/pip.log 2>&1; then
 	  tail -n 40 $(VENV)/pip.log >&2; echo "pip install failed: full log in $(VENV)/pip.log" >&2; exit 1
 	fi
 	touch $@
