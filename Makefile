@@ -74,7 +74,7 @@ browser-deps:
 # Unit tests, then the notebooks through nbval, in quick mode and offline. pytest's exit code 5 ("no tests
 # collected") is not a failure here; every other non-zero code is, after both stages have run.
 # Several test processes share the cores, so each gets its share of them as torch threads (2 cores, 2 workers:
-# one thread each), and idle OpenMP threads sleep, not spin (see course_utils/__init__.py). Measured with
+# one thread each), and idle OpenMP threads sleep, not spin (see course_utils/threads.py). Measured with
 # lessons 08 and 10 side by side in quick mode: 151 s with one thread each against 183 s with two sleeping
 # threads each, 293 against 357 CPU seconds, and the same numbers printed by both.
 test: venv browser-deps
@@ -102,21 +102,18 @@ test: venv browser-deps
 	echo "== make test: $$((SECONDS - start)) s, $$([ $$status -eq 0 ] && echo passed || echo FAILED)"
 	exit $$status
 
-# Re-execute every notebook in place in full mode (what learners run and GitHub shows), then strip widget
-# state and volatile metadata. One notebook: make notebooks NOTEBOOKS=notebooks/03_autoencoders.ipynb
+# Re-execute every notebook in place in full mode (what learners run and GitHub shows), write each lesson's
+# thumbnail to images/ (tools/run_notebooks.py: drawn after the cell tagged `thumbnail`, outside the notebook),
+# then strip widget state and volatile metadata. One notebook: make notebooks NOTEBOOKS=notebooks/03_autoencoders.ipynb
 notebooks: venv
 	@unset COURSE_QUICK; export COURSE_MODEL=$(COURSE_MODEL) COURSE_HEADLESS=1 $(OFFLINE)
 	[ -n "$(NOTEBOOKS)" ] || { echo "no notebooks to run"; exit 0; }
-	for nb in $(NOTEBOOKS); do
-	  t=$$SECONDS
-	  $(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace \
-	    --ExecutePreprocessor.timeout=-1 --ExecutePreprocessor.kernel_name=python3 "$$nb"
-	  echo "== $$nb: $$((SECONDS - t)) s"
-	done
+	$(PY) tools/run_notebooks.py $(NOTEBOOKS)
 	$(PY) tools/clean_notebooks.py $(NOTEBOOKS)
 
-# Train the bundled mini model (see course_utils/mini/MODEL_CARD.md). A long job that should have the machine to
-# itself, so its OpenMP threads spin while they wait, whatever the load when it starts: the VAE stage measured
+# Train the bundled mini model (see course_utils/weights/mini/MODEL_CARD.md) into .mini-work/export; the bundled
+# weights change only when asked: make mini MINI_ARGS=--replace-bundled. A long job that should have the machine
+# to itself, so its OpenMP threads spin while they wait, whatever the load when it starts: the VAE stage measured
 # 0.27 s/step spinning against 0.36 s sleeping on 2 cores. Set OMP_WAIT_POLICY to override.
 mini: venv
 	OMP_WAIT_POLICY=$${OMP_WAIT_POLICY:-ACTIVE} $(PY) -m course_utils.mini.train $(MINI_ARGS)

@@ -61,8 +61,8 @@ def full_finetune() -> Loop:
     captions' own words ("a outlined shape on a blue background") gains at least 0.10 over the base model (the
     lesson's check; asked in words the captions never used, the style hardly comes, which the lesson shows)."""
     from course_utils import judge, shapes
+    from course_utils.generation import generate
     from course_utils.measure import score
-    from course_utils.pipeline import generate
 
     prompts = [f"a {shapes.STYLE} shape on a {s.background} background" for s in shapes.scenes(N_PROMPTS, seed=84)]
 
@@ -143,8 +143,8 @@ def lora() -> Loop:
     pictures with exact captions; bar (at scale 1): the colours asked come back (≥ base + 0.5) and the
     pictures are outlined in them (≥ base + 0.10), the lesson's two checks on the style prompts."""
     from course_utils import judge, shapes
+    from course_utils.generation import generate
     from course_utils.measure import score
-    from course_utils.pipeline import generate
 
     prompts = [shapes.full_caption(s) for s in shapes.scenes(N_PROMPTS, seed=1101, style=shapes.STYLE)]
 

@@ -11,25 +11,11 @@ import gc
 import sys
 import time
 
+# Stable Diffusion 1.5's configs (unet/, vae/, text_encoder/ of the checkpoint) have one home: the stand-in's
+from course_utils.standin import SD15_TEXT, SD15_UNET, SD15_VAE
+
 from .report import Clock, Section, seconds, size
 
-# Stable Diffusion 1.5's configs (unet/config.json, vae/config.json, text_encoder/config.json of the checkpoint)
-SD15_UNET = {
-    "sample_size": 64, "in_channels": 4, "out_channels": 4, "layers_per_block": 2,
-    "block_out_channels": (320, 640, 1280, 1280),
-    "down_block_types": ("CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"),
-    "up_block_types": ("UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"),
-    "cross_attention_dim": 768, "attention_head_dim": 8, "norm_num_groups": 32,
-}
-SD15_VAE = {
-    "sample_size": 512, "in_channels": 3, "out_channels": 3, "latent_channels": 4, "layers_per_block": 2,
-    "block_out_channels": (128, 256, 512, 512), "norm_num_groups": 32, "scaling_factor": 0.18215,
-    "down_block_types": ("DownEncoderBlock2D",) * 4, "up_block_types": ("UpDecoderBlock2D",) * 4,
-}
-SD15_TEXT = {
-    "vocab_size": 49408, "hidden_size": 768, "intermediate_size": 3072, "num_hidden_layers": 12,
-    "num_attention_heads": 12, "max_position_embeddings": 77, "hidden_act": "quick_gelu",
-}
 STEPS, BATCHES = 50, (1, 4)
 
 
@@ -55,18 +41,15 @@ def build(device, unet=SD15_UNET, vae=SD15_VAE, text=SD15_TEXT):
     return pipe
 
 
-def course_settings(pipe, device, compile: bool = False):
+def course_device(pipe, device, compile: bool = False):
     """What load_pipeline does after loading: the dtype and savers plan_settings picks, and its scheduler."""
     from course_utils import runtime
-    from course_utils.pipeline import DEFAULT_SCHEDULER, set_scheduler
-    from course_utils.settings import apply_settings, memory_for, plan_settings
+    from course_utils.pipeline import fit_to_device
+    from course_utils.schedulers import DEFAULT_SCHEDULER, set_scheduler
 
     dtype = runtime.preferred_dtype(device)
     pipe.to(dtype=dtype)
-    weights = sum(p.numel() * p.element_size() for m in (pipe.unet, pipe.vae, pipe.text_encoder)
-                  for p in m.parameters())
-    settings = plan_settings(device.type, memory_for(device), model_bytes=weights, dtype=dtype, compile=compile)
-    apply_settings(pipe, settings, device)
+    settings = fit_to_device(pipe, device, dtype, compile=compile)
     set_scheduler(pipe, DEFAULT_SCHEDULER)
     return settings
 
@@ -123,7 +106,7 @@ def measure(compile: bool = False) -> Section:
         pipe = build(device)
         label = name
         if compiled is not None:
-            settings = course_settings(pipe, device, compile=compiled)
+            settings = course_device(pipe, device, compile=compiled)
             label = f"{name}: {settings.describe()}, Euler"
         for batch in BATCHES:
             print(f"  {label}, batch {batch} ...", file=sys.stderr, flush=True)

@@ -70,7 +70,7 @@ def load(kind: str):
 def make(kind: str, pipe, n: int):
     """n pictures of PROMPT, seeds 0…n-1, at the model's own 64×64."""
     if kind == "course":
-        from course_utils.pipeline import generate
+        from course_utils.generation import generate
 
         return generate(pipe, PROMPT, n=n, steps=20, seed=0)
     import torch
@@ -216,7 +216,7 @@ def measure(repeats: int = 5) -> Section:
         "in one process that holds both pipelines and alternates them, after a warm-up picture each. "
         "Load and peak memory come from two fresh processes, one per pipeline (the peak is the process's "
         "largest resident memory: Python, torch and diffusers included).",
-        "How idle OpenMP threads wait is chosen when course_utils is imported (course_utils/__init__.py): on a "
+        "How idle OpenMP threads wait is chosen before torch loads (course_utils/threads.py, by runtime.describe()): on a "
         "machine with nothing else running, OpenMP's default (a short spin, then sleep), which the rows above "
         "use; when other processes keep half a CPU busy, OMP_WAIT_POLICY=PASSIVE (sleep at once), because "
         "spinning threads then wait on descheduled ones. The PASSIVE rows, from a third process, show what "

@@ -12,7 +12,7 @@ from pathlib import Path
 from .report import ROOT, Clock, Section, median, seconds, spread
 
 # the log of a local `make mini` run if there is one, else the log of the run that made the bundled weights
-LOG = next((p for p in (ROOT / ".mini-work" / "log.jsonl", ROOT / "course_utils" / "mini" / "train_log.jsonl")
+LOG = next((p for p in (ROOT / ".mini-work" / "log.jsonl", ROOT / "course_utils/weights/mini/train_log.jsonl")
             if p.is_file()), ROOT / ".mini-work" / "log.jsonl")
 VAE_PSNR_BAR = 28.0  # dB on held-out images: the course's bar for the bundled VAE (its model card)
 # full-prompt adherence, from the log's unet_eval rows (48 held-out prompts judged during training, guidance 3,
@@ -86,13 +86,15 @@ def unet_step(train_text_encoder: bool):
     import torch
     import transformers
     from diffusers import UNet2DConditionModel
+    from diffusers.training_utils import EMAModel
     from transformers import CLIPTextModel, CLIPTokenizer
 
     from course_utils import shapes
     from course_utils.mini import mini_path
     from course_utils.mini.model import noise_scheduler
     from course_utils.mini.train import CFG
-    from course_utils.training import EMA, noise_prediction_loss
+    from course_utils.tokens import token_ids
+    from course_utils.training import noise_prediction_loss
 
     transformers.utils.logging.disable_progress_bar()
     folder = mini_path()
@@ -103,7 +105,7 @@ def unet_step(train_text_encoder: bool):
     models = [unet, text_encoder] if train_text_encoder else [unet]
     params = [p for m in models for p in m.parameters()]
     optimizer = torch.optim.AdamW(params, lr=CFG["unet_lr"], weight_decay=0.01)
-    emas = [EMA(m, CFG["unet_ema"]) for m in models]
+    emas = [EMAModel(m.parameters(), decay=CFG["unet_ema"]) for m in models]
     noise_schedule = noise_scheduler()
     batch, rng = CFG["unet_batch"], random.Random(0)
     scenes = shapes.scenes(batch * 4, seed=0)
@@ -111,10 +113,8 @@ def unet_step(train_text_encoder: bool):
 
     def step():
         texts = [shapes.caption(rng.choice(scenes), rng) for _ in range(batch)]
-        ids = tokenizer(texts, padding="max_length", max_length=tokenizer.model_max_length, truncation=True,
-                        return_tensors="pt").input_ids
         with torch.set_grad_enabled(train_text_encoder):
-            cond = text_encoder(ids).last_hidden_state
+            cond = text_encoder(token_ids(tokenizer, texts)).last_hidden_state
         x0 = torch.randn(batch, *latent)
         noise = torch.randn_like(x0)
         t = torch.randint(0, noise_schedule.config.num_train_timesteps, (batch,))
@@ -125,7 +125,7 @@ def unet_step(train_text_encoder: bool):
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         optimizer.step()
         for ema, model in zip(emas, models, strict=True):
-            ema.update(model, 1000)
+            ema.step(model.parameters())
 
     return step, batch
 
@@ -210,7 +210,7 @@ def measure(repeats: int = 5) -> Section:
         "clipping, AdamW, EMA update), on random latents and shapes-world captions; median (range, n). "
         f"The log columns read {LOG.relative_to(ROOT)} " + ("(its latest run of each stage)." if log else
                                                             "(not present on this machine: `make mini` writes it).")
-        + " course_utils/mini/MODEL_CARD.md gives the step times of the run that made the bundled weights.",
+        + " course_utils/weights/mini/MODEL_CARD.md gives the step times of the run that made the bundled weights.",
         f"Fine-tuning rows: course_utils.finetune.finetune on the bundled model, batch {FINETUNE_BATCH}, each set "
         "up as its lesson sets it up (benchmarks/bars.py: the same data, trainable parameters and learning "
         "rate). The steps each needs to reach its lesson's bar are in the next section.",

@@ -23,13 +23,17 @@ import html
 import io
 from dataclasses import dataclass
 
+from fastcore.meta import delegates
 from PIL import Image, UnidentifiedImageError
 
 from . import shapes
-from .display import image_grid, load_image
+from .display import image_grid
 from .feedback import RATINGS, FeedbackStore
+from .generation import generate
+from .images import load_image
 from .improve import enlarge, improve
-from .pipeline import generate, switch_task, task_of
+from .pipeline import switch_task, task_of
+from .provenance import SETTINGS_KEY
 from .widgets import Explorer, headless
 
 SOURCES = (("text → image", "text"), ("sketch → image", "sketch"), ("upload → image", "upload"))
@@ -62,6 +66,13 @@ class Tile:
     box: object
 
 
+def _check_app(store, scale) -> None:
+    if not isinstance(store, FeedbackStore):
+        raise TypeError(f"store must be a FeedbackStore (FeedbackStore('a/folder')), not {type(store).__name__}")
+    if isinstance(scale, bool) or not isinstance(scale, int) or not 1 <= scale <= 8:
+        raise ValueError(f"scale (how many times the pictures are enlarged on screen) must be 1 to 8, not {scale!r}")
+
+
 class App(Explorer):
     """The explorer's controls (``prompt``, ``negative_prompt``, ``steps``, ``guidance``, ``seed``, ``n``,
     ``strength``), plus ``source`` (text, sketch or upload), ``sketch`` (which built-in one), ``upload`` (an
@@ -73,12 +84,7 @@ class App(Explorer):
     def __init__(self, pipe, store: FeedbackStore, prompt: str = "a large red circle", negative_prompt=None,
                  steps: int = 20, guidance: float = 7.5, seed: int = 0, n: int = 4, strength: float = 0.6,
                  improve: bool = False, scheduler=None, scale: int = 3, rater: str = "you", render: bool = True):
-        import ipywidgets as w
-
-        if not isinstance(store, FeedbackStore):
-            raise TypeError(f"store must be a FeedbackStore (FeedbackStore('a/folder')), not {type(store).__name__}")
-        if isinstance(scale, bool) or not isinstance(scale, int) or not 1 <= scale <= 8:
-            raise ValueError(f"scale (how many times the pictures are enlarged on screen) must be 1 to 8, not {scale!r}")
+        _check_app(store, scale)
         if task_of(pipe) == "img2img":
             pipe = switch_task(pipe, "text2img")  # generate switches to img2img by itself when given a picture
         self._sketches = sketches()
@@ -88,6 +94,22 @@ class App(Explorer):
         self.store, self.scale, self.rater = store, scale, rater
         side = pipe.unet.config.sample_size * pipe.vae_scale_factor
         self.side = int(side if isinstance(side, int) else side[0])
+        self._make_app_controls(improve)
+        self._reset_gallery()
+        self.widget = self._assemble_app()
+        self._wire()
+        counts = [e["rating"] for e in store.entries()]
+        self._counts = {r: counts.count(r) for r in RATINGS}
+        self._update_start()
+        self._count_line()
+        if render:
+            self.generate()
+
+    def _make_app_controls(self, improve: bool) -> None:
+        """The app's own widgets: where img2img starts (source, sketch, upload, its preview), the improve
+        checkbox, the gallery and the ratings counter."""
+        import ipywidgets as w
+
         self.source = w.ToggleButtons(options=SOURCES, value="text", description="start from")
         self.sketch = w.Dropdown(options=[(c, k) for k, (c, _) in enumerate(self._sketches)], description="sketch")
         self.upload = w.FileUpload(accept="image/*", multiple=False, description="Upload")
@@ -96,24 +118,28 @@ class App(Explorer):
         self.start = w.Image(format="png", layout=w.Layout(width=f"{self.side * 2}px"))
         self.gallery = w.HBox(layout=w.Layout(flex_flow="row wrap"))
         self.counter = w.HTML()
+
+    def _reset_gallery(self) -> None:
+        """No pictures yet: no tiles, ratings or saved entries, and no upload."""
         self.tiles: list[Tile] = []  # the last batch's (the first len(images) of the reused _pool)
         self._pool: list[Tile] = []
         self.ratings: list[str | None] = []
         self.saved: list[dict] = []
         self._upload: tuple[str, Image.Image, str] | None = None  # (name, picture, sha256 of the file)
+
+    def _assemble_app(self):
+        """The whole box: the explorer's controls, then where img2img starts, improve, Generate and the gallery."""
+        import ipywidgets as w
+
         img2img = w.VBox([self.source, w.HBox([self.sketch, self.upload]), self.strength, self.start])
         controls = self.widget.children[:4]  # prompt, negative prompt, steps and guidance, seed and batch size
-        self.widget = w.VBox([*controls, img2img, self.improve, self.button, self.gallery, self.status,
-                              self.counter])
+        return w.VBox([*controls, img2img, self.improve, self.button, self.gallery, self.status, self.counter])
+
+    def _wire(self) -> None:
+        """What changing the source, the sketch or the upload does."""
         self.source.observe(lambda _change: self._update_start(), names="value")
         self.sketch.observe(lambda _change: self._pick_sketch(), names="value")
         self.upload.observe(lambda _change: self._read_upload(), names="value")
-        counts = [e["rating"] for e in store.entries()]
-        self._counts = {r: counts.count(r) for r in RATINGS}
-        self._update_start()
-        self._count_line()
-        if render:
-            self.generate()
 
     # ---------------------------------------------------------------- where img2img starts
     def _pick_sketch(self) -> None:
@@ -196,7 +222,7 @@ class App(Explorer):
             images = improve(self.pipe, images, seed=values["seed"], steps=values["steps"])
         origin = self._origin(values)
         for im in images:
-            im.info["course_settings"].update(origin)
+            im.info[SETTINGS_KEY].update(origin)
         return images
 
     def _new_tile(self, k: int, width: int) -> Tile:
@@ -229,7 +255,7 @@ class App(Explorer):
             tile.image.value = buffer.getvalue()
             tile.up.disabled = tile.down.disabled = False
             tile.up.button_style = tile.down.button_style = ""
-            tile.label.value = f"seed {picture.info['course_settings']['seed']}"
+            tile.label.value = f"seed {picture.info[SETTINGS_KEY]['seed']}"
         boxes = tuple(t.box for t in self.tiles)
         if self.gallery.children != boxes:
             self.gallery.children = boxes
@@ -287,7 +313,7 @@ class App(Explorer):
         tile = self.tiles[k]
         tile.up.disabled = tile.down.disabled = True
         (tile.up if rating == "up" else tile.down).button_style = "success" if rating == "up" else "danger"
-        tile.label.value = f"{RATED[rating]} · seed {self.images[k].info['course_settings']['seed']}"
+        tile.label.value = f"{RATED[rating]} · seed {self.images[k].info[SETTINGS_KEY]['seed']}"
         self._count_line()
         return entry
 
@@ -302,7 +328,7 @@ class App(Explorer):
         if not self.images:
             return None
         words = {"up": "liked", "down": "disliked", None: "not rated"}
-        titles = [f"seed {im.info['course_settings']['seed']} · {words[r]}"
+        titles = [f"seed {im.info[SETTINGS_KEY]['seed']} · {words[r]}"
                   for im, r in zip(self.images, self.ratings, strict=True)]
         grid = image_grid(enlarge(self.images, self.scale), titles=titles, cols=min(len(self.images), 4))
         buffer = io.BytesIO()
@@ -324,8 +350,9 @@ class App(Explorer):
         return f"App({self.line}; {self.count_line})"
 
 
-def app(pipe, store, prompt: str = "a large red circle", **defaults) -> App:
+@delegates(App)
+def app(pipe, store, prompt: str = "a large red circle", **kwargs) -> App:
     """The app for ``pipe``, saving ratings in ``store`` (a FeedbackStore, or a folder for one); see ``App``."""
     if not isinstance(store, FeedbackStore):
         store = FeedbackStore(store)
-    return App(pipe, store, prompt, **defaults)
+    return App(pipe, store, prompt, **kwargs)

@@ -6,7 +6,7 @@ example (lesson 08 builds its fine-tuning dataset this way).
     captions = caption_images(images, style="outlined", keep=["background"])  # only what it reads well
 
 Each picture is scored against every full caption of the shapes world with the bundled CLIP
-(``course_utils/mini/clip``) and gets the best one.
+(``course_utils/weights/mini/clip``) and gets the best one.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ import itertools
 import torch
 
 from . import shapes
+from .images import to_tensor
+from .tokens import token_ids
 
 CAPTION_ATTRIBUTES = ("size", "colour", "shape", "background")
 
@@ -38,21 +40,20 @@ def caption_images(images, style: str | None = None, keep=CAPTION_ATTRIBUTES, cl
         images = [images]
     if not len(images):
         raise ValueError("caption_images() got no images: pass a list of PIL images or (3, H, W) tensors")
-    pixels = torch.stack([image_tensor(im, i) for i, im in enumerate(images)])
+    pixels = torch.stack([to_tensor(im, where=f"image {i}") for i, im in enumerate(images)])
     if style is not None and style not in shapes.STYLES:
-        raise ValueError(f"Unknown style {style!r}. Choose one of: {', '.join(shapes.STYLES)} (or None).")
+        raise ValueError(f"unknown style {style!r}: choose one of {', '.join(shapes.STYLES)}, or None")
     keep = (keep,) if isinstance(keep, str) else tuple(keep)
     if not set(keep) <= set(CAPTION_ATTRIBUTES):
         raise ValueError(f"keep must list attributes among {CAPTION_ATTRIBUTES}, not {keep!r}")
-    from .pipeline import _quiet_loading
+    from .pipeline import quiet_loading
 
-    with _quiet_loading():  # no progress bars in the lessons' outputs
+    with quiet_loading():  # no progress bars in the lessons' outputs
         clip = clip or CLIPModel.from_pretrained(mini_path() / "clip").eval()
         tokenizer = tokenizer or CLIPTokenizer.from_pretrained(mini_path() / "tokenizer")
     scenes = [shapes.Scene(sh, c, b, sz, 32.0, 32.0, 20.0) for sz, c, sh, b in
               itertools.product(shapes.SIZES, shapes.COLOURS, shapes.SHAPES, shapes.COLOURS) if c != b]
-    ids = tokenizer([shapes.full_caption(s) for s in scenes], padding="max_length", truncation=True,
-                    max_length=tokenizer.model_max_length, return_tensors="pt").input_ids
+    ids = token_ids(tokenizer, [shapes.full_caption(s) for s in scenes])
     with torch.no_grad():
         text = _features(clip.get_text_features(input_ids=ids))
         best = torch.cat([(_features(clip.get_image_features(pixel_values=chunk)) @ text.T).argmax(1)
@@ -73,17 +74,3 @@ def _caption(scene: shapes.Scene, style: str | None, keep) -> str:
 def _features(out) -> torch.Tensor:
     out = out if isinstance(out, torch.Tensor) else out.pooler_output  # transformers 4 gives a tensor, 5 an output
     return out / out.norm(dim=-1, keepdim=True)
-
-
-def image_tensor(image, i: int) -> torch.Tensor:
-    """A PIL image or a (3, H, W) tensor in [-1, 1], checked, as a float tensor; ``i`` numbers it in errors."""
-    if isinstance(image, torch.Tensor):
-        if image.ndim != 3 or image.shape[0] != 3:
-            raise ValueError(f"image {i}: expected a (3, H, W) tensor, got shape {tuple(image.shape)}")
-        if image.min() < -1.01 or image.max() > 1.01:
-            raise ValueError(f"image {i}: tensor values must be in [-1, 1] (shapes.to_tensor gives that range), "
-                             f"got {image.min().item():.3g}..{image.max().item():.3g}")
-        return image.float()
-    if hasattr(image, "convert"):  # a PIL image
-        return shapes.to_tensor(image)
-    raise TypeError(f"image {i}: expected a PIL image or a (3, H, W) tensor in [-1, 1], not {type(image).__name__}")

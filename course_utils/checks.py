@@ -1,4 +1,4 @@
-"""Argument checks for `pipeline.generate` and friends, with messages a learner can act on.
+"""Argument checks for `generation.generate` and friends, with messages a learner can act on.
 
 Each check returns the cleaned value or raises TypeError (wrong kind of value) or ValueError (right kind,
 wrong value), and the message says what to write instead. They need no model, so they are cheap to test.
@@ -9,8 +9,7 @@ from __future__ import annotations
 import math
 from numbers import Real
 
-from .seeds import MAX_SEED
-
+MAX_SEED = 2**32 - 1  # numpy's seeds stop here, so ours do too
 EXAMPLE_PROMPT = "a large red circle on a blue background"
 
 
@@ -25,7 +24,7 @@ def check_prompts(prompt) -> list[str]:
     elif isinstance(prompt, (list, tuple)) and prompt:
         prompts = list(prompt)
     elif isinstance(prompt, (list, tuple)):
-        raise ValueError(f"the list of prompts is empty: give at least one, e.g. [{EXAMPLE_PROMPT!r}]")
+        raise ValueError(f"no prompts in the list: give at least one, e.g. [{EXAMPLE_PROMPT!r}]")
     else:
         raise TypeError(
             f"prompt must be text (a string) or a list of strings, not {type(prompt).__name__} {prompt!r}: "
@@ -101,6 +100,17 @@ def check_count(n) -> int:
     if n < 1:
         raise ValueError(f"n={n}: ask for at least one image per prompt")
     return n
+
+
+def check_seed(seed) -> int:
+    """One seed: a whole number from 0 to MAX_SEED."""
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise TypeError(f"seed must be a whole number such as 0 or 42, not {type(seed).__name__} {seed!r}")
+    if not 0 <= seed <= MAX_SEED:
+        raise ValueError(
+            f"seed must be between 0 and {MAX_SEED} (2**32 - 1), not {seed}: pick a number in that range, such as 0"
+        )
+    return seed
 
 
 def check_seed_range(seed, count: int) -> int:

@@ -1,104 +1,25 @@
-"""Show, compare, load and save images: grids with titles, notebook figures, PNGs that remember their settings.
+"""Show and compare images: grids with titles, notebook figures, plots of measured numbers.
 
-    from course_utils.display import show, image_grid, compare, save_image, load_settings
+    from course_utils.display import show, image_grid, compare, plot
     show(images, titles=["seed 0", "seed 1"])          # a figure; 64-px images are enlarged, pixels kept sharp
-    save_image(images[0], "out/circle.png")            # generate()'s settings go into the PNG's text chunks
-    load_settings("out/circle.png")["seed"]            # -> 0
+    grid = image_grid(images, cols=4, titles=prompts)  # one PIL image
+    compare(before, after)                             # side by side, labelled
 
 Images may be PIL images, NumPy arrays or torch tensors (HWC or CHW; floats in [0, 1], or [-1, 1] when
-they have negative values, as a VAE returns them).
+they have negative values, as a VAE returns them): `images.to_pil` reads them.
 """
 
 from __future__ import annotations
 
 import functools
 import io
-import json
 import math
-import os
 import textwrap
-from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
-from PIL.PngImagePlugin import PngInfo
+from PIL import Image, ImageDraw, ImageFont
 
-from .checks import check_side
-
-SETTINGS_KEY = "course_settings"  # where generate() leaves its settings in image.info
-
-
-# ---------------------------------------------------------------- converting and loading
-
-
-def to_pil(image) -> Image.Image:
-    """A PIL image from a PIL image, a NumPy array or a torch tensor (see the module's docstring)."""
-    if isinstance(image, Image.Image):
-        return image
-    if hasattr(image, "detach"):  # a torch tensor, without importing torch here
-        image = image.detach().cpu().float().numpy()
-    if not isinstance(image, np.ndarray):
-        raise TypeError(f"expected a PIL image, a NumPy array or a torch tensor, not {type(image).__name__}")
-    array = image
-    if array.ndim == 4 and array.shape[0] == 1:
-        array = array[0]
-    if array.ndim == 3 and array.shape[0] in (1, 3, 4) and array.shape[-1] not in (1, 3, 4):
-        array = array.transpose(1, 2, 0)  # CHW -> HWC
-    if array.ndim == 3 and array.shape[-1] == 1:
-        array = array[..., 0]
-    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[-1] not in (3, 4)):
-        raise ValueError(
-            f"can't show an array of shape {image.shape} as an image: use (H, W), (H, W, 3) or (3, H, W)"
-        )
-    if array.dtype != np.uint8:
-        array = array.astype(np.float64)
-        if array.min() < 0:
-            array = (array + 1) / 2
-        array = (np.clip(array, 0, 1) * 255).round().astype(np.uint8)
-    return Image.fromarray(array)
-
-
-def _to_rgb(image: Image.Image) -> Image.Image:
-    """RGB, with transparent parts (RGBA, LA, palette with transparency) laid on white rather than black."""
-    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
-        rgba = image.convert("RGBA")
-        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return Image.alpha_composite(white, rgba).convert("RGB")
-    return image.convert("RGB")
-
-
-def load_image(path_or_image, size=None) -> Image.Image:
-    """An RGB PIL image from a path, a URL, a PIL image or an array; `size` (an int for a square, or
-    (width, height), multiples of 8) resizes it. Transparent, grayscale and palette images become RGB."""
-    from diffusers.utils import load_image as diffusers_load_image
-
-    if isinstance(path_or_image, (str, os.PathLike)):
-        text = os.fspath(path_or_image)
-        if not text.startswith(("http://", "https://")):
-            path = Path(text).expanduser()
-            if not path.is_file():
-                where = "is a folder, not an image" if path.is_dir() else "does not exist"
-                raise FileNotFoundError(
-                    f"no image at {text!r}: {path.absolute()} {where}. Check the file name; a relative path "
-                    f"starts from the current folder, {Path.cwd()}"
-                )
-            text = str(path)
-        try:
-            image = diffusers_load_image(text, convert_method=lambda im: im)
-        except UnidentifiedImageError:
-            raise ValueError(
-                f"{text!r} is not an image file that Pillow can read: use a PNG or JPEG"
-            ) from None
-    else:
-        image = to_pil(path_or_image)
-    image = _to_rgb(image)
-    if size is not None:
-        width, height = (size, size) if isinstance(size, int) and not isinstance(size, bool) else tuple(size)
-        target = (check_side("width", width), check_side("height", height))
-        if image.size != target:
-            image = image.resize(target, Image.Resampling.LANCZOS)
-    return image
-
+from .images import to_pil, to_rgb
 
 # ---------------------------------------------------------------- grids
 
@@ -184,7 +105,7 @@ def image_grid(
     w, h = w * scale, h * scale
     tiles = []
     for im in items:
-        im = _to_rgb(im)
+        im = to_rgb(im)
         if im.size != (w, h):
             bigger = im.width < w or im.height < h
             im = im.resize((w, h), Image.Resampling.NEAREST if bigger else Image.Resampling.LANCZOS)
@@ -292,7 +213,7 @@ def show(images, titles=None, cols: int | None = None, scale: float = 4, suptitl
         if im.mode in ("L", "1", "I", "F"):
             ax.imshow(np.asarray(im.convert("L")), cmap="gray", vmin=0, vmax=255, interpolation="nearest")
         else:
-            ax.imshow(np.asarray(_to_rgb(im)), interpolation="nearest")
+            ax.imshow(np.asarray(to_rgb(im)), interpolation="nearest")
         if titles and titles[i]:
             width = max(8, int(scale * 9))
             ax.set_title("\n".join(textwrap.wrap(titles[i], width)[:3]), fontsize=10)
@@ -338,75 +259,3 @@ def plot(x, ys, xlabel: str = "", ylabel: str = "", title: str | None = None, sc
     ax.grid(alpha=0.3)
     fig.tight_layout()
     return _present(fig)
-
-
-# ---------------------------------------------------------------- PNGs with settings
-
-
-def _check_json(key: str, value, where: str = "") -> None:
-    where = where or key
-    if value is None or isinstance(value, (str, bool, int, float)):
-        return
-    if isinstance(value, (list, tuple)):
-        for i, item in enumerate(value):
-            _check_json(key, item, f"{where}[{i}]")
-        return
-    if isinstance(value, dict):
-        for k, item in value.items():
-            if not isinstance(k, str):
-                raise TypeError(
-                    f"setting {where!r} has a key {k!r} that is not a string: PNG settings need string keys"
-                )
-            _check_json(key, item, f"{where}.{k}")
-        return
-    raise TypeError(
-        f"setting {where!r} is a {type(value).__name__} ({value!r}), which can't be stored in a PNG: use text, "
-        "numbers, True/False, None, or lists and dicts of them, e.g. str(value) or int(value)"
-    )
-
-
-def save_image(image, path, **settings) -> Path:
-    """Save `image` as a PNG at `path` (folders are created) with its settings in the PNG's text chunks.
-
-    The settings are those `generate` attached to the image (prompt, negative_prompt, seed, steps, guidance,
-    scheduler, model, ...) updated with the keyword arguments given here. Each is stored as JSON, so
-    `load_settings` gives back the same types (tuples come back as lists). Returns the path written.
-    """
-    picture = to_pil(image)
-    path = Path(path).expanduser()
-    if path.suffix == "":
-        path = path.with_suffix(".png")
-    if path.suffix.lower() != ".png":
-        raise ValueError(
-            f"{path.name!r}: only PNG keeps the settings (JPEG would drop them): use a .png name"
-        )
-    merged = {**picture.info.get(SETTINGS_KEY, {}), **settings}
-    info = PngInfo()
-    for key, value in merged.items():
-        if not 0 < len(key) < 80 or key != key.strip():
-            raise ValueError(
-                f"setting name {key!r} can't be a PNG text key: use 1 to 79 characters, no outer spaces"
-            )
-        _check_json(key, value)
-        info.add_itxt(key, json.dumps(value, ensure_ascii=False))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    picture.save(path, format="PNG", pnginfo=info)
-    return path
-
-
-def load_settings(path) -> dict:
-    """The settings `save_image` wrote into a PNG, as a dict with their original types. Text chunks that
-    other programs wrote, and that are not JSON, come back as plain strings."""
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise FileNotFoundError(f"no PNG at {str(path)!r} ({path.absolute()}): check the file name")
-    with Image.open(path) as image:
-        image.load()
-        chunks = dict(getattr(image, "text", {}) or {})
-    settings = {}
-    for key, text in chunks.items():
-        try:
-            settings[key] = json.loads(text)
-        except (json.JSONDecodeError, TypeError):
-            settings[key] = str(text)
-    return settings

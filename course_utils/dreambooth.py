@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from numbers import Real
 
-from .measure import pictures
+from .generation import generate_each
 
 
 def class_images(pipe, prompts, *, seed: int = 0, steps: int = 20, guidance: float = 3.0,
@@ -31,7 +31,7 @@ def class_images(pipe, prompts, *, seed: int = 0, steps: int = 20, guidance: flo
     """The model's own pictures of the class, one per prompt, as ``(image, prompt)`` pairs: the "prior" that
     prior preservation keeps. Made *before* fine-tuning, from the model that is about to be fine-tuned;
     picture k comes from seed ``seed + k``. Use the sampling settings you use for the model (here guidance 3)."""
-    images = pictures(pipe, prompts, seed=seed, steps=steps, guidance=guidance, batch_size=batch_size)
+    images = generate_each(pipe, prompts, seed=seed, steps=steps, guidance=guidance, batch_size=batch_size)
     return list(zip(images, [prompts] if isinstance(prompts, str) else list(prompts), strict=True))
 
 

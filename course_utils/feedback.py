@@ -22,7 +22,8 @@ import os
 import uuid
 from pathlib import Path
 
-from .display import SETTINGS_KEY, _check_json, to_pil
+from .images import to_pil
+from .provenance import SETTINGS_KEY, check_json
 
 RATINGS = ("up", "down")
 METADATA = "metadata.jsonl"
@@ -71,7 +72,7 @@ class FeedbackStore:
         for key, value in merged.items():
             if key in ("file_name", "rating"):
                 raise ValueError(f"{key!r} is the store's own column: give the setting another name")
-            _check_json(key, value)
+            check_json(key, value)
         # numbered in order, with a random tail so that two kernels writing to one folder never collide
         name = f"{IMAGES}/{self._count:06d}-{uuid.uuid4().hex[:8]}.png"
         target = self.folder / name

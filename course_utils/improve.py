@@ -27,7 +27,8 @@ from numbers import Real
 from PIL import Image
 
 from .checks import check_guidance, check_prompts, check_seed_range, check_steps, check_strength
-from .display import SETTINGS_KEY, to_pil
+from .images import to_pil
+from .provenance import SETTINGS_KEY
 
 __all__ = ["DEFAULTS", "enlarge", "improve"]
 
@@ -105,7 +106,7 @@ def improve(pipe, images, prompts=None, strength: float = DEFAULTS["strength"],
         the pass at the larger size (Stable Diffusion's "hires fix"; see the module's notes for the mini model).
     Returns new PIL images, with the draft's settings and an "improve" entry describing the pass.
     """
-    from .pipeline import generate
+    from .generation import generate
 
     drafts = _images(images)
     prompts = _prompts_of(drafts, prompts)

@@ -1,8 +1,11 @@
 """The judge: reads a shapes-world image back into its attributes, so every "does it work?" cell can measure.
 
-    from course_utils.judge import judge, adherence
+    from course_utils.judge import judge, matches
     judge(image)                 # Verdict(shape='star', colour='red', background='blue', size='large', ...)
-    adherence(images, prompts)   # {'shape': 0.82, 'colour': 0.99, ..., 'all': 0.80, 'n': 100}
+    matches(judge(image), {"shape": "star"})   # True
+
+Scores over many pictures (adherence to prompts, accuracy, PSNR) are `scoring`'s; how good the judge itself is,
+`judge_report`'s.
 
 How it reads an image (no learned black box, every step can be printed and looked at):
 
@@ -42,7 +45,8 @@ import torch
 from PIL import Image, ImageFilter
 from scipy import ndimage
 
-from course_utils import shapes
+from . import shapes
+from .images import tensor_to_pil
 
 UNKNOWN = "unknown"
 ATTRIBUTES = ("shape", "colour", "background", "size", "style")
@@ -97,15 +101,15 @@ def _to_array(image) -> np.ndarray:
     """Any supported image -> float32 (64, 64, 3) in 0..255."""
     if isinstance(image, torch.Tensor):
         if image.ndim != 3 or image.shape[0] != 3:
-            raise ValueError(f"Expected a (3, H, W) tensor in [-1, 1], got shape {tuple(image.shape)}.")
-        image = shapes.to_image(image)
+            raise ValueError(f"expected a (3, H, W) tensor in [-1, 1], got shape {tuple(image.shape)}")
+        image = tensor_to_pil(image)
     elif isinstance(image, np.ndarray):
         if image.ndim != 3 or image.shape[2] != 3:
-            raise ValueError(f"Expected an (H, W, 3) uint8 array, got shape {image.shape}.")
+            raise ValueError(f"expected an (H, W, 3) uint8 array, got shape {image.shape}")
         image = Image.fromarray(np.clip(image, 0, 255).astype(np.uint8))
     elif not isinstance(image, Image.Image):
         raise TypeError(f"judge() takes a PIL image, a (3, H, W) tensor or an (H, W, 3) array, "
-                        f"not {type(image).__name__}.")
+                        f"not {type(image).__name__}")
     image = image.convert("RGB")
     if image.size != (shapes.SIZE, shapes.SIZE):
         image = image.resize((shapes.SIZE, shapes.SIZE), Image.LANCZOS)
@@ -234,7 +238,7 @@ def _classify(filled: np.ndarray) -> tuple[str, float, float]:
 
 def judge(image) -> Verdict:
     """Read one image: a PIL image (any mode; converted to RGB), a (3, H, W) tensor in [-1, 1] (as the
-    pipelines and ``shapes.to_tensor`` give) or an (H, W, 3) uint8 array.
+    pipelines and ``images.to_tensor`` give) or an (H, W, 3) uint8 array.
 
     Images that are not 64×64 are first resized to 64×64 (Lanczos), so a 512-px image from a real Stable
     Diffusion checkpoint is judged as if it were drawn in the shapes world; keep its shape square.
@@ -270,7 +274,7 @@ def iou(mask_a: np.ndarray, mask_b: np.ndarray) -> float:
     """Intersection over union of two boolean masks (1.0 for two empty masks)."""
     a, b = np.asarray(mask_a, bool), np.asarray(mask_b, bool)
     if a.shape != b.shape:
-        raise ValueError(f"Masks differ in shape: {a.shape} vs {b.shape}.")
+        raise ValueError(f"masks differ in shape: {a.shape} vs {b.shape}")
     union = np.logical_or(a, b).sum()
     return float(np.logical_and(a, b).sum() / union) if union else 1.0
 
@@ -281,75 +285,25 @@ def layout_iou(image_a, image_b) -> float:
 
 
 # ---------------------------------------------------------------- matching prompts
-def _wanted(wanted) -> dict:
+def wanted_attributes(wanted) -> dict:
+    """The attributes a dict or a Scene asks for (None = don't care, left out), checked."""
     if isinstance(wanted, shapes.Scene):
         wanted = wanted.attributes()
     if isinstance(wanted, str):
-        raise TypeError("matches() takes a dict of attributes; for a prompt use "
-                        "shapes.scene_from_caption(prompt).")
+        raise TypeError("matches() takes a dict of attributes, not a prompt: for a prompt use "
+                        "shapes.scene_from_caption(prompt)")
     if not isinstance(wanted, dict):
-        raise TypeError(f"wanted must be a dict of attributes or a Scene, not {type(wanted).__name__}.")
+        raise TypeError(f"wanted must be a dict of attributes or a Scene, not {type(wanted).__name__}")
     extra = set(wanted) - set(ATTRIBUTES) - {"cx", "cy", "radius"}
     if extra:
         hint = " (spelled 'colour')" if "color" in extra else ""
-        raise ValueError(f"Unknown attribute(s) {sorted(extra)}{hint}; use {', '.join(ATTRIBUTES)}.")
+        raise ValueError(f"unknown attribute(s) {sorted(extra)}{hint}: use {', '.join(ATTRIBUTES)}")
     return {k: v for k, v in wanted.items() if k in ATTRIBUTES and v is not None}
 
 
 def matches(verdict: Verdict, wanted) -> bool:
     """True when the verdict agrees with every attribute ``wanted`` names (None = don't care)."""
-    return all(getattr(verdict, k) == v for k, v in _wanted(wanted).items())
-
-
-def adherence(images, prompts) -> dict:
-    """Prompt adherence: for each attribute the prompts name, the fraction of images that show it.
-
-    ``"all"`` is the fraction right on everything their prompt names (prompts naming nothing are left
-    out of it); ``"n"`` is the number of images. Attributes no prompt names are absent from the dict.
-    """
-    prompts = [prompts] * len(images) if isinstance(prompts, str) else list(prompts)
-    if len(prompts) != len(images):
-        raise ValueError(f"Got {len(images)} images but {len(prompts)} prompts; pass one prompt per image "
-                         "(or a single string for all).")
-    right = {k: [] for k in ATTRIBUTES + ("all",)}
-    for verdict, prompt in zip(judge_many(images), prompts, strict=True):
-        named = _wanted(shapes.scene_from_caption(prompt))
-        for k, v in named.items():
-            right[k].append(getattr(verdict, k) == v)
-        if named:
-            right["all"].append(all(getattr(verdict, k) == v for k, v in named.items()))
-    out = {k: float(np.mean(v)) for k, v in right.items() if v}
-    out["n"] = len(prompts)
-    return out
-
-
-def accuracy(images, scenes) -> dict:
-    """Fraction of images whose verdict is right on each attribute of their true ``shapes.Scene``, and on
-    all five together ("all"). The ceiling a model can reach: judge its VAE round-trips with this."""
-    scenes = list(scenes)
-    if len(scenes) != len(images):
-        raise ValueError(f"Got {len(images)} images but {len(scenes)} scenes.")
-    verdicts = judge_many(images)
-    right = np.array([[getattr(v, k) == getattr(s, k) for k in ATTRIBUTES] for v, s in zip(verdicts, scenes,
-                                                                                          strict=True)])
-    out = {k: float(right[:, i].mean()) for i, k in enumerate(ATTRIBUTES)}
-    out["all"] = float(right.all(1).mean())
-    return out
-
-
-def psnr(images: torch.Tensor, originals: torch.Tensor) -> float:
-    """Peak signal-to-noise ratio in dB between two image tensors in [-1, 1] (one image or a batch, the
-    same shape), measured on the 0..1 scale: 10·log10(1 / MSE), the MSE taken over every pixel of the
-    batch. Each +10 dB is a tenfold smaller squared error; identical images give ``inf``.
-
-    Pixel-level only: pair it with ``accuracy`` to see whether the shapes themselves survive."""
-    if not isinstance(images, torch.Tensor) or not isinstance(originals, torch.Tensor):
-        raise TypeError("psnr takes two tensors in [-1, 1] (shapes.to_tensor gives one from a PIL image).")
-    if images.shape != originals.shape:
-        raise ValueError(f"Shapes differ: {tuple(images.shape)} vs {tuple(originals.shape)}.")
-    diff = (images.detach().float().cpu().clamp(-1, 1) - originals.detach().float().cpu().clamp(-1, 1)) / 2
-    mse = float((diff**2).mean())
-    return float("inf") if mse == 0 else 10 * float(np.log10(1 / mse))
+    return all(getattr(verdict, k) == v for k, v in wanted_attributes(wanted).items())
 
 
 # ---------------------------------------------------------------- held-out sets
@@ -370,42 +324,3 @@ def is_subject(verdict) -> bool:
 def is_styled(verdict) -> bool:
     """Is it (a Verdict, or an image to judge) in the held-out style, ``shapes.STYLE`` (outlined)?"""
     return _verdict(verdict).style == shapes.STYLE
-
-
-# ---------------------------------------------------------------- how good is the judge?
-TEST_SEED = 20261123  # held out: the judge was never tuned on scenes from this seed
-
-
-def blurred(image: Image.Image, radius: float = 1.0) -> Image.Image:
-    """Gaussian blur (radius in pixels), the mild blur the judge is tested against."""
-    return image.filter(ImageFilter.GaussianBlur(radius))
-
-
-def noisy(image: Image.Image, sigma: float = 10 / 255, seed: int = 0) -> Image.Image:
-    """Add Gaussian noise (sigma on the 0..1 scale), the mild noise the judge is tested against."""
-    a = np.asarray(image.convert("RGB"), dtype=np.float32)
-    a = a + np.random.default_rng(seed).normal(0, 255 * sigma, a.shape)
-    return Image.fromarray(np.clip(a, 0, 255).round().astype(np.uint8))
-
-
-def report(n: int = 1000, seed: int = TEST_SEED) -> dict:
-    """Print (and return) the judge's per-attribute accuracy on held-out renders: clean, blurred, noisy."""
-    sets = {}
-    for style in shapes.STYLES:
-        scene_list = shapes.scenes(n, seed + (style != "flat"), shapes=shapes.ALL_SHAPES, style=style)
-        images = [shapes.render(s) for s in scene_list]
-        sets[f"{style}, clean"] = accuracy(images, scene_list)
-        sets[f"{style}, blur r=1px"] = accuracy([blurred(im) for im in images], scene_list)
-        sets[f"{style}, noise 10/255"] = accuracy([noisy(im, seed=i) for i, im in enumerate(images)], scene_list)
-        sets[f"{style}, blur 2px (stress)"] = accuracy([blurred(im, 2.0) for im in images], scene_list)
-        sets[f"{style}, noise 20/255 (stress)"] = accuracy(
-            [noisy(im, 20 / 255, seed=i) for i, im in enumerate(images)], scene_list)
-    print(f"Judge accuracy on {n} held-out renders per row (seed {seed}; all shapes incl. {shapes.SUBJECT}):")
-    print(f"{'set':<32}" + "".join(f"{k:>11}" for k in ATTRIBUTES + ("all",)))
-    for name, acc in sets.items():
-        print(f"{name:<32}" + "".join(f"{acc[k]:>11.3f}" for k in ATTRIBUTES + ("all",)))
-    return sets
-
-
-if __name__ == "__main__":
-    report()

@@ -47,20 +47,6 @@ class Measurement:
         return f"{self.rate:.2f} ({sum(self.passed)}/{self.n})"
 
 
-def pictures(pipe, prompts, *, seed: int = 0, steps: int = 20, guidance: float = 3.0, batch_size: int = 32) -> list:
-    """One picture per prompt with ``pipeline.generate``, ``batch_size`` prompts at a time (a real Stable
-    Diffusion on a GPU cannot take a hundred at once); picture k comes from seed ``seed + k``, as in one call."""
-    from .pipeline import generate
-
-    prompts = _prompts(prompts)
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a whole number of at least 1, not {batch_size!r}")
-    out = []
-    for i in range(0, len(prompts), batch_size):
-        out += generate(pipe, prompts[i:i + batch_size], seed=seed + i, steps=steps, guidance=guidance)
-    return out
-
-
 def score(images, prompts, test=None, *, as_asked=()) -> Measurement:
     """Judge pictures already made (one per prompt) and keep which pass ``test`` and ``as_asked`` (see above)."""
     prompts = _prompts(prompts)
@@ -83,12 +69,15 @@ def score(images, prompts, test=None, *, as_asked=()) -> Measurement:
 
 def measure(pipe, prompts, test=None, *, as_asked=(), seed: int = 0, steps: int = 20, guidance: float = 3.0,
             batch_size: int = 32) -> Measurement:
-    """Make one picture per prompt (``pictures``) and ``score`` them: the same prompts and seed before and after
+    """Make one picture per prompt (``generation.generate_each``) and ``score`` them: the same prompts and seed before and after
     a fine-tune give a paired comparison (``drift``). Guidance 3 is the mini model's sweet spot (lesson 06)."""
     as_asked = _as_asked(as_asked)  # check the cheap arguments before making any picture
     if test is None and not as_asked:
         raise ValueError("say what a picture must show: a test such as judge.is_subject, or as_asked=('colour',)")
-    images = pictures(pipe, prompts, seed=seed, steps=steps, guidance=guidance, batch_size=batch_size)
+    from .generation import generate_each
+
+    images = generate_each(pipe, _prompts(prompts), seed=seed, steps=steps, guidance=guidance,
+                           batch_size=batch_size)
     return score(images, prompts, test, as_asked=as_asked)
 
 

@@ -11,7 +11,7 @@ hand-written image-to-image. Each function is one idea:
     image = sampling.decode(pipe, latents)[0]
 
 or, all at once, `sampling.sample(pipe, "a red circle", seed=0)`, which gives the same picture as
-`pipeline.generate(pipe, "a red circle", seed=0)`. Unlike diffusers, these functions always run the
+`generation.generate(pipe, "a red circle", seed=0)`. Unlike diffusers, these functions always run the
 empty (or negative) prompt, so guidance 0 really means "ignore the prompt" (diffusers treats every
 guidance <= 1 as 1 and skips the empty prompt to save time).
 """
@@ -21,7 +21,7 @@ from __future__ import annotations
 import torch
 from PIL import Image
 
-from . import seeds, shapes
+from . import seeds
 from .checks import (
     check_guidance,
     check_negative,
@@ -30,14 +30,11 @@ from .checks import (
     check_steps,
     check_strength,
 )
-from .display import load_image
+from .images import load_image, tensor_to_pil
+from .tokens import token_ids
 
 __all__ = ["decode", "denoise", "encode_image", "encode_text", "guided_noise", "img2img", "sample",
            "start_latents", "timesteps_for_strength"]
-
-
-def _device(pipe) -> torch.device:
-    return torch.device(pipe.device)
 
 
 @torch.no_grad()
@@ -48,10 +45,7 @@ def encode_text(pipe, prompts) -> torch.Tensor:
     if not isinstance(prompts, (list, tuple)) or not prompts or not all(isinstance(p, str) for p in prompts):
         raise TypeError(f"prompts must be a string or a non-empty list of strings ('' is the empty prompt), "
                         f"not {prompts!r}")
-    tokenizer = pipe.tokenizer
-    ids = tokenizer(prompts, padding="max_length", max_length=tokenizer.model_max_length, truncation=True,
-                    return_tensors="pt").input_ids
-    return pipe.text_encoder(ids.to(_device(pipe)))[0]
+    return pipe.text_encoder(token_ids(pipe.tokenizer, prompts, pipe.device))[0]
 
 
 def start_latents(pipe, seed: int = 0, n: int = 1) -> torch.Tensor:
@@ -91,7 +85,7 @@ def denoise(pipe, latents, text, empty, guidance: float, timesteps) -> torch.Ten
 def decode(pipe, latents) -> list[Image.Image]:
     """Latents to PIL images: undo the VAE's scaling factor, decode, map [-1, 1] to 0..255."""
     pixels = pipe.vae.decode(latents / pipe.vae.config.scaling_factor).sample
-    return [shapes.to_image(x) for x in pixels]
+    return [tensor_to_pil(x) for x in pixels]
 
 
 @torch.no_grad()
@@ -109,7 +103,7 @@ def encode_image(pipe, images, generators) -> torch.Tensor:
         )
     out = []
     for image, generator in zip(images, generators, strict=True):
-        x = pipe.image_processor.preprocess(load_image(image)).to(_device(pipe), pipe.vae.dtype)
+        x = pipe.image_processor.preprocess(load_image(image)).to(pipe.device, pipe.vae.dtype)
         out.append(pipe.vae.encode(x).latent_dist.sample(generator=generator))
     return torch.cat(out) * pipe.vae.config.scaling_factor
 
@@ -120,7 +114,7 @@ def timesteps_for_strength(pipe, steps: int, strength: float) -> torch.Tensor:
     steps = check_steps(steps)
     strength = check_strength(strength, steps)
     scheduler = pipe.scheduler
-    scheduler.set_timesteps(steps, device=_device(pipe))
+    scheduler.set_timesteps(steps, device=pipe.device)
     skip = (steps - int(steps * strength)) * scheduler.order
     if hasattr(scheduler, "set_begin_index"):
         scheduler.set_begin_index(skip)
@@ -140,7 +134,7 @@ def sample(pipe, prompts, negative_prompt=None, steps: int = 20, guidance: float
     """Text to image with the loop above: `n` images per prompt, image k from seed + k, as `generate` does
     (same prompts, seed, steps and guidance > 1 give the same pictures)."""
     text, empty = _embeddings(pipe, prompts, negative_prompt, n)
-    pipe.scheduler.set_timesteps(check_steps(steps), device=_device(pipe))
+    pipe.scheduler.set_timesteps(check_steps(steps), device=pipe.device)
     latents = start_latents(pipe, seed, len(text))
     return decode(pipe, denoise(pipe, latents, text, empty, guidance, pipe.scheduler.timesteps))
 

@@ -15,17 +15,8 @@ import torch
 from accelerate.utils import set_seed
 from diffusers.utils.torch_utils import randn_tensor
 
-MAX_SEED = 2**32 - 1  # numpy's seeds stop here, so ours do too
-
-
-def _check_seed(seed) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise TypeError(f"seed must be a whole number such as 0 or 42, not {type(seed).__name__} {seed!r}")
-    if not 0 <= seed <= MAX_SEED:
-        raise ValueError(
-            f"seed must be between 0 and {MAX_SEED} (2**32 - 1), not {seed}: pick a number in that range, such as 0"
-        )
-    return seed
+from .checks import check_seed, check_side
+from .settings import resolve_device
 
 
 def seed_everything(seed: int, deterministic: bool = False) -> int:
@@ -35,23 +26,16 @@ def seed_everything(seed: int, deterministic: bool = False) -> int:
     which makes GPU runs repeatable at some cost in speed. The seed is returned so that a notebook can write
     `SEED = seed_everything(0)` and show it.
     """
-    _check_seed(seed)
+    check_seed(seed)
     set_seed(seed, deterministic=bool(deterministic))
     return seed
 
 
 def _check_generator_device(device) -> torch.device:
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise ValueError(f"unknown device {device!r}: use 'cpu' (the default), 'cuda' or 'mps'") from None
-    if dev.type not in ("cpu", "cuda", "mps"):
-        raise ValueError(f"unknown device {device!r}: use 'cpu' (the default), 'cuda' or 'mps'")
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' is not available on this machine: leave device='cpu' (the default)")
-    if dev.type == "mps" and not torch.backends.mps.is_available():
-        raise ValueError("device 'mps' is not available on this machine: leave device='cpu' (the default)")
-    return dev
+    """The device a generator can live on: a device that is here (`settings.resolve_device`), never None."""
+    if device is None:
+        raise ValueError("unknown device None: use 'cpu' (the default), 'cuda' or 'mps'")
+    return resolve_device(device, hint="leave device='cpu' (the default)")
 
 
 def generator(seed: int, device: str | torch.device = "cpu") -> torch.Generator:
@@ -61,20 +45,8 @@ def generator(seed: int, device: str | torch.device = "cpu") -> torch.Generator:
     GPU, so the same seed gives the same picture on a laptop, on Colab and on a Mac. A generator on the GPU
     is a little faster but gives different noise on every kind of device.
     """
-    _check_seed(seed)
+    check_seed(seed)
     return torch.Generator(device=_check_generator_device(device)).manual_seed(seed)
-
-
-def _check_side(name: str, value, multiple: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be a whole number of pixels such as 512, not {type(value).__name__}")
-    if value < multiple or value % multiple:
-        nearest = max(multiple, multiple * round(value / multiple))
-        raise ValueError(
-            f"{name}={value} is not a multiple of {multiple}: the VAE shrinks images by a factor of "
-            f"{multiple} per side, so use {name}={nearest} instead"
-        )
-    return value
 
 
 def fixed_latents(
@@ -88,14 +60,14 @@ def fixed_latents(
     and the latents can be inspected, reused across prompts or nudged by hand. Height and width default to
     the size the model was trained at (`unet.config.sample_size * vae_scale_factor`).
     """
-    _check_seed(seed)
+    check_seed(seed)
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"n is the number of latents to draw and must be a whole number >= 1, not {n!r}")
     factor = int(pipe.vae_scale_factor)
     multiple = math.lcm(8, factor)  # the pipelines themselves insist on multiples of 8
     size = pipe.unet.config.sample_size
     default_h, default_w = (size, size) if isinstance(size, int) else size
-    height = _check_side("height", int(default_h) * factor if height is None else height, multiple)
-    width = _check_side("width", int(default_w) * factor if width is None else width, multiple)
+    height = check_side("height", int(default_h) * factor if height is None else height, multiple)
+    width = check_side("width", int(default_w) * factor if width is None else width, multiple)
     shape = (n, int(pipe.unet.config.in_channels), height // factor, width // factor)
     return randn_tensor(shape, generator=generator(seed), device=torch.device(pipe.device), dtype=pipe.dtype)

@@ -106,23 +106,18 @@ def plan_settings(
     raise ValueError(f"unknown device {device!r}: use 'cuda', 'mps' or 'cpu'")
 
 
-def resolve_device(device=None) -> torch.device:
-    """torch.device for None (the best one here), "cuda", "cuda:1", "mps", "cpu" or a torch.device."""
-    choices = "use 'cuda', 'mps', 'cpu' or None (the best device here)"
+def resolve_device(device=None, hint: str = "use device=None or 'cpu'") -> torch.device:
+    """torch.device for None (the best one here), "cuda", "cuda:1", "mps", "cpu" or a torch.device that is
+    available on this machine (`runtime.parse_device` reads it); `hint` ends the message when it is not."""
     if device is None:
         return torch.device(runtime.device())
-    try:
-        parsed = torch.device(device.strip().lower() if isinstance(device, str) else device)
-    except (RuntimeError, TypeError):
-        raise ValueError(f"unknown device {device!r}: {choices}") from None
-    if parsed.type not in ("cuda", "mps", "cpu"):
-        raise ValueError(f"unknown device {device!r}: {choices}")
+    parsed = runtime.parse_device(device)
     available = {
         "cuda": torch.cuda.is_available(),
         "mps": bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()),
     }
     if not available.get(parsed.type, True):
-        raise ValueError(f"device {parsed.type!r} is not available on this machine: use device=None or 'cpu'")
+        raise ValueError(f"device {parsed.type!r} is not available on this machine: {hint}")
     return parsed
 
 

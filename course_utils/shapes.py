@@ -21,6 +21,8 @@ import torch
 from PIL import Image, ImageDraw, ImageFilter
 from scipy.ndimage import distance_transform_edt
 
+from .images import to_tensor
+
 SIZE = 64
 SCALE = 4  # draw at 4× and downsample
 SHAPES = ("circle", "square", "triangle", "star", "heart", "cross")
@@ -75,7 +77,7 @@ class Scene:
 
 def _check_choice(name: str, value: str, choices) -> None:
     if value not in choices:
-        raise ValueError(f"Unknown {name} {value!r}. Choose one of: {', '.join(choices)}.")
+        raise ValueError(f"unknown {name} {value!r}: choose one of {', '.join(choices)}")
 
 
 # ---------------------------------------------------------------- geometry (unit radius, y down)
@@ -143,7 +145,7 @@ def render(scene: Scene) -> Image.Image:
     ):
         _check_choice(name, value, choices)
     if scene.colour == scene.background:
-        raise ValueError("The shape's colour must differ from the background's, or the shape is invisible.")
+        raise ValueError("the shape's colour is the background's, so the shape is invisible: the colours must differ")
     big = SIZE * SCALE
     fg, bg = COLOURS[scene.colour], COLOURS[scene.background]
     img = Image.new("RGB", (big, big), bg)
@@ -171,19 +173,19 @@ def random_scene(
     """A random scene; any attribute can be fixed by keyword (shape=, colour=, background=, size=)."""
     for key, value in fixed.items():
         if key not in ("shape", "colour", "background", "size"):
-            raise TypeError(f"random_scene() cannot fix {key!r}; use shape, colour, background or size.")
+            raise TypeError(f"random_scene() cannot fix {key!r}: use shape, colour, background or size")
         choices = {"shape": ALL_SHAPES, "colour": tuple(COLOURS), "background": tuple(COLOURS), "size": SIZES}[key]
         _check_choice(key, value, choices)
     concept = tuple(CONCEPT.values())
     if exclude_concept and all(fixed.get(k) == v for k, v in CONCEPT.items()):
-        raise ValueError("These fixed attributes make the held-out concept; pass exclude_concept=False to draw it.")
+        raise ValueError("these fixed attributes make the held-out concept: pass exclude_concept=False to draw it")
     while True:
         shape = fixed.get("shape") or rng.choice(shapes)
         colour = fixed.get("colour") or rng.choice(list(COLOURS))
         background = fixed.get("background") or rng.choice(list(COLOURS))
         if colour == background:
             if "colour" in fixed and "background" in fixed:
-                raise ValueError("colour and background must differ.")
+                raise ValueError("colour and background are the same: they must differ")
             continue
         if exclude_concept and (shape, colour, background) == concept:
             continue
@@ -236,7 +238,7 @@ def caption(
 def scene_from_caption(text: str) -> dict:
     """The attributes a caption names (None where it says nothing): the truth a generated image is judged by."""
     if not isinstance(text, str):
-        raise TypeError(f"caption must be a string, got {type(text).__name__}.")
+        raise TypeError(f"caption must be a string, not {type(text).__name__}")
     words = text.lower().replace(",", " , ").split()
     out = {"shape": None, "colour": None, "background": None, "size": None, "style": None}
     for i, w in enumerate(words):
@@ -256,24 +258,10 @@ def scene_from_caption(text: str) -> dict:
 
 
 # ---------------------------------------------------------------- datasets
-def to_tensor(image: Image.Image) -> torch.Tensor:
-    """PIL RGB -> float tensor (3, H, W) in [-1, 1], the range Stable Diffusion's VAE expects."""
-    a = np.asarray(image.convert("RGB"), dtype=np.float32) / 127.5 - 1.0
-    return torch.from_numpy(a).permute(2, 0, 1).contiguous()
-
-
-def to_image(tensor: torch.Tensor) -> Image.Image:
-    """Float tensor (3, H, W) in [-1, 1] -> PIL RGB."""
-    if tensor.ndim != 3 or tensor.shape[0] != 3:
-        raise ValueError(f"Expected a (3, H, W) tensor, got shape {tuple(tensor.shape)}.")
-    a = ((tensor.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().byte()
-    return Image.fromarray(a.permute(1, 2, 0).numpy())
-
-
 def scenes(n: int, seed: int, **kwargs) -> list[Scene]:
     """n random scenes from a seed (same seed, same scenes, on any machine)."""
     if not isinstance(n, int) or n < 0:
-        raise ValueError(f"n must be a non-negative integer, got {n!r}.")
+        raise ValueError(f"n must be a non-negative integer, not {n!r}")
     rng = random.Random(seed)
     return [random_scene(rng, **kwargs) for _ in range(n)]
 

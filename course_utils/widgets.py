@@ -17,9 +17,14 @@ import io
 import os
 import time
 
+from fastcore.meta import delegates
+
+from .checks import MAX_SEED
 from .display import image_grid
-from .pipeline import CourseModelError, generate, task_of
-from .seeds import MAX_SEED
+from .generation import generate
+from .hub import CourseModelError
+from .pipeline import task_of
+from .provenance import SETTINGS_KEY
 
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
@@ -78,9 +83,23 @@ class Explorer:
         scheduler: str | None = None,
         render: bool = True,
     ):
+        self.pipe, self.image, self.scheduler = pipe, image, scheduler
+        self._make_controls(prompt, negative_prompt, steps, guidance, seed, n, strength,
+                            img2img=image is not None or task_of(pipe) == "img2img")
+        self.widget = self._assemble()
+        self.button.on_click(lambda _button: self.generate())
+        self.images: list = []
+        self.grid = None
+        self.line = ""
+        self.error: str | None = None
+        self.seconds: float | None = None
+        if render:
+            self.generate()
+
+    def _make_controls(self, prompt, negative_prompt, steps, guidance, seed, n, strength, img2img: bool) -> None:
+        """The input widgets, each an attribute, starting at the values given; `strength` only for img2img."""
         import ipywidgets as w
 
-        self.pipe, self.image, self.scheduler = pipe, image, scheduler
         wide = w.Layout(width="95%")
         style = {"description_width": "80px"}
         self.prompt = w.Text(value=prompt, description="prompt", layout=wide, style=style)
@@ -93,7 +112,6 @@ class Explorer:
         )
         self.seed = w.BoundedIntText(value=seed, min=0, max=MAX_SEED, description="seed", style=style)
         self.n = w.IntSlider(value=n, min=1, max=max(8, n), description="batch size", style=style)
-        img2img = image is not None or task_of(pipe) == "img2img"
         self.strength = (
             w.FloatSlider(value=strength, min=0.0, max=1.0, step=0.05, description="strength", style=style)
             if img2img
@@ -103,6 +121,11 @@ class Explorer:
         # At its own pixel width: stretched to the box's width, the browser would blur the enlarged pixels.
         self.output = w.Image(format="png", layout=w.Layout(align_self="flex-start"))
         self.status = w.HTML()
+
+    def _assemble(self):
+        """The whole box: the controls, the Generate button, the picture and the settings line."""
+        import ipywidgets as w
+
         controls = [
             self.prompt,
             self.negative_prompt,
@@ -111,15 +134,7 @@ class Explorer:
         ]
         if self.strength is not None:
             controls.append(self.strength)
-        self.widget = w.VBox([*controls, self.button, self.output, self.status])
-        self.button.on_click(lambda _button: self.generate())
-        self.images: list = []
-        self.grid = None
-        self.line = ""
-        self.error: str | None = None
-        self.seconds: float | None = None
-        if render:
-            self.generate()
+        return w.VBox([*controls, self.button, self.output, self.status])
 
     def _values(self) -> dict:
         values = {
@@ -159,7 +174,7 @@ class Explorer:
 
     def _show(self, images: list, values: dict) -> None:
         tile = images[0].width
-        titles = [f"seed {im.info['course_settings']['seed']}" for im in images] if len(images) > 1 else None
+        titles = [f"seed {im.info[SETTINGS_KEY]['seed']}" for im in images] if len(images) > 1 else None
         self.grid = image_grid(images, titles=titles, scale=max(1, 192 // tile))
         buffer = io.BytesIO()
         self.grid.save(buffer, format="PNG")
@@ -193,8 +208,9 @@ class Explorer:
         return f"Explorer({self.line})"
 
 
-def explorer(pipe, prompt: str = "a large red circle on a blue background", **defaults) -> Explorer:
-    """An interactive explorer for `pipe`, starting from `prompt` and `defaults` (negative_prompt, steps,
+@delegates(Explorer)
+def explorer(pipe, prompt: str = "a large red circle on a blue background", **kwargs) -> Explorer:
+    """An interactive explorer for `pipe`, starting from `prompt` and the other settings (negative_prompt, steps,
     guidance, seed, n, image and strength for image-to-image, scheduler). It renders once straight away;
     make it the last line of a cell to show it."""
-    return Explorer(pipe, prompt, **defaults)
+    return Explorer(pipe, prompt, **kwargs)

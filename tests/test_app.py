@@ -14,8 +14,9 @@ from PIL import Image
 from course_utils import app as app_module
 from course_utils.app import App, app, sketches, square
 from course_utils.feedback import METADATA, FeedbackStore
+from course_utils.generation import generate
 from course_utils.improve import improve
-from course_utils.pipeline import generate, switch_task
+from course_utils.pipeline import switch_task
 
 
 @pytest.fixture(autouse=True)
@@ -238,3 +239,17 @@ def test_hold_sends_each_widget_once_at_the_end(tiny_pipe, store, monkeypatch):
     assert 0 < len(sent) == len(set(sent)) <= len(a.widgets()), "one message per changed widget"
     assert unheld > 2 * len(sent) / 3, "one batch unheld sends more than three held ones"
     assert {t.label.model_id for t in a.tiles} <= set(sent)
+
+
+def test_app_help_shows_the_settings_it_passes_on():
+    """Shift-Tab in Jupyter shows inspect.signature: app(...)'s keywords for App, and generate_each's for generate."""
+    import inspect
+
+    from course_utils.generation import generate_each
+
+    params = inspect.signature(app).parameters
+    for name in ("negative_prompt", "steps", "guidance", "seed", "n", "strength", "improve", "scale", "rater"):
+        assert params[name].kind is inspect.Parameter.KEYWORD_ONLY
+    assert not any(p.kind is p.VAR_KEYWORD for p in params.values())
+    each = inspect.signature(generate_each).parameters
+    assert {"negative_prompt", "steps", "guidance", "scheduler"} <= set(each) and "n" not in each

@@ -133,7 +133,7 @@ def test_gpu_part_runs_on_a_tiny_architecture_on_the_cpu():
     tiny_text = dict(gpu.SD15_TEXT, hidden_size=32, intermediate_size=64, num_hidden_layers=1,
                      num_attention_heads=2)
     pipe = gpu.build(torch.device("cpu"), tiny_unet, tiny_vae, tiny_text)
-    settings = gpu.course_settings(pipe, torch.device("cpu"))
+    settings = gpu.course_device(pipe, torch.device("cpu"))
     assert settings.dtype == torch.float32 and "EulerDiscrete" in type(pipe.scheduler).__name__
     got = gpu.time_call(pipe, batch=2, steps=3, side=64)
     assert got["it_s"] > 0 and got["seconds"] > 0 and got["peak"] is None
@@ -143,7 +143,7 @@ def test_gpu_part_runs_on_a_tiny_architecture_on_the_cpu():
 
 
 def test_stopwatch_splits_a_generation_and_leaves_the_pipeline_as_it_was(tiny_pipe):
-    from course_utils.pipeline import generate
+    from course_utils.generation import generate
 
     with model.stopwatch(tiny_pipe) as parts:
         generate(tiny_pipe, "a red circle", steps=3, n=2)
@@ -163,7 +163,8 @@ def test_bars_measure_inside_the_run_without_changing_it(tiny_sd_dir):
     import torch
 
     from course_utils.finetune import finetune
-    from course_utils.pipeline import generate, load_pipeline
+    from course_utils.generation import generate
+    from course_utils.pipeline import load_pipeline
 
     data = list(zip(_images(4), ["a red circle", "a blue square", "a star", "a heart"], strict=True))
     plain = load_pipeline(tiny_sd_dir, device="cpu", dtype=torch.float32)

@@ -8,14 +8,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-from course_utils.display import load_settings
+from course_utils.provenance import load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 
 SCRIPT = """
 import sys
-from course_utils.display import save_image
-from course_utils.pipeline import generate, load_pipeline
+from course_utils.provenance import save_image
+from course_utils.generation import generate
+from course_utils.pipeline import load_pipeline
 
 model, out = sys.argv[1], sys.argv[2]
 pipe = load_pipeline(model, device="cpu")

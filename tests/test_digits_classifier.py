@@ -5,18 +5,18 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from course_utils.digits import (
+from course_utils.digit_classifier import (
     NOISE_KINDS,
     NOT_A_DIGIT,
     DigitClassifier,
     climb,
-    load_digits,
     log_p_digit,
     not_digits,
     p_digit,
     predict,
     train_classifier,
 )
+from course_utils.digits import load_digits
 
 
 @pytest.fixture(scope="module")

@@ -12,16 +12,9 @@ import torch
 from PIL import Image
 
 from course_utils import display
-from course_utils.display import (
-    compare,
-    image_grid,
-    load_image,
-    load_settings,
-    plot,
-    save_image,
-    show,
-    to_pil,
-)
+from course_utils.display import compare, image_grid, plot, show
+from course_utils.images import load_image, to_pil
+from course_utils.provenance import load_settings, save_image
 
 COLOURS = ["red", "green", "blue", "yellow", "purple"]
 
@@ -169,7 +162,7 @@ def test_load_image_resizes_to_multiples_of_8(tmp_path):
 def test_load_image_missing_path_says_what_to_do(tmp_path):
     missing = tmp_path / "sketches" / "circle.png"
     with pytest.raises(
-        FileNotFoundError, match="no image at .*circle.png.*does not exist. Check the file name"
+        FileNotFoundError, match="no image at .*circle.png.*does not exist: check the file name"
     ):
         load_image(missing)
     with pytest.raises(FileNotFoundError, match="is a folder"):

@@ -11,8 +11,8 @@ import pytest
 from PIL import Image
 
 from course_utils import shapes
-from course_utils.display import SETTINGS_KEY
 from course_utils.feedback import METADATA, FeedbackStore
+from course_utils.provenance import SETTINGS_KEY
 
 
 def picture(k=0, **settings):

@@ -11,6 +11,7 @@ from safetensors.torch import load_file
 from course_utils import shapes
 from course_utils.captions import caption_images
 from course_utils.finetune import FinetuneRun, finetune, latest_checkpoint
+from course_utils.images import to_tensor
 from course_utils.pipeline import load_pipeline
 
 
@@ -98,10 +99,12 @@ def test_checkpoints_are_safetensors_and_only_the_newest_is_kept(pipe, data, tmp
     folders = sorted(p.name for p in tmp_path.iterdir())
     assert folders == ["step-000004"]
     last = latest_checkpoint(tmp_path)
-    weights = load_file(str(last / "model.safetensors"))
+    assert sorted(p.name for p in last.iterdir()) == ["config.json", "state.pt", "unet.safetensors"]
+    weights = load_file(str(last / "unet.safetensors"))
     assert weights.keys() == pipe.unet.state_dict().keys()
-    assert json.loads((last / "course.json").read_text())["step"] == 4
-    assert not list(last.glob("*.bin")) or all(p.name in ("optimizer.bin", "scheduler.bin") for p in last.glob("*.bin"))
+    saved = json.loads((last / "config.json").read_text())
+    assert saved["step"] == 4 and saved["config"]["batch_size"] == 2
+    torch.load(last / "state.pt", weights_only=True)  # no pickled code: readable without trusting it
 
 
 def test_finished_run_resumes_to_nothing_and_another_run_is_refused(tiny_sd_dir, data, tmp_path):
@@ -111,6 +114,9 @@ def test_finished_run_resumes_to_nothing_and_another_run_is_refused(tiny_sd_dir,
     assert (again.start, again.end, again.losses) == (2, 2, [])
     with pytest.raises(ValueError, match="another run.*new folder"):
         finetune(pipe, data, steps=2, batch_size=4, folder=tmp_path)
+    # a resume with another learning rate would silently mix two runs: refused, saying what differs
+    with pytest.raises(ValueError, match=r"another run \(lr: 0.0001 there, 0.001 here\): resume with the same settings"):
+        finetune(pipe, data, steps=3, batch_size=2, lr=1e-3, folder=tmp_path)
 
 
 def test_latest_checkpoint_of_an_empty_or_missing_folder(tmp_path):
@@ -145,7 +151,7 @@ def test_finetune_rejects_bad_data(pipe, data):
         ([image], ValueError, r"\(image, caption\)"),
         ([(image, 3)], TypeError, "caption must be a string"),
         ([(image, "a"), (image.resize((32, 32)), "b")], ValueError, "differ in size"),
-        ([(shapes.to_tensor(image) * 127.5 + 127.5, "a")], ValueError, r"\[-1, 1\]"),
+        ([(to_tensor(image) * 127.5 + 127.5, "a")], ValueError, r"\[-1, 1\]"),
         ([(np.zeros((64, 64, 3)), "a")], TypeError, "PIL image"),
     ]
     for bad, error, match in cases:
@@ -168,7 +174,7 @@ def test_caption_images_reads_flat_shapes_and_writes_the_style():
     read = [shapes.scene_from_caption(c) for c in captions]
     for attribute in ("colour", "background"):
         assert np.mean([r[attribute] == getattr(s, attribute) for r, s in zip(read, scenes, strict=True)]) > 0.8
-    styled = caption_images([shapes.to_tensor(shapes.render(scenes[0]))], style=shapes.STYLE)
+    styled = caption_images([to_tensor(shapes.render(scenes[0]))], style=shapes.STYLE)
     assert len(styled) == 1 and shapes.scene_from_caption(styled[0])["style"] == shapes.STYLE
     assert styled[0] == shapes.full_caption(shapes.Scene(**{**shapes.scene_from_caption(captions[0]),
                                                              "cx": 0, "cy": 0, "radius": 1, "style": "outlined"}))
@@ -178,7 +184,7 @@ def test_caption_images_rejects_bad_input():
     image = shapes.render(shapes.scenes(1, seed=0)[0])
     with pytest.raises(ValueError, match="no images"):
         caption_images([])
-    with pytest.raises(ValueError, match="Unknown style"):
+    with pytest.raises(ValueError, match="unknown style"):
         caption_images([image], style="dotted")
     with pytest.raises(TypeError, match="PIL image"):
         caption_images(["picture.png"])

@@ -98,14 +98,20 @@ def test_two_processes_end_with_identical_weights(tiny_sd_dir, tmp_path):
     weights = [load_file(str(tmp_path / f"unet-{rank}.safetensors")) for rank in (0, 1)]
     different = [k for k in weights[0] if not torch.equal(weights[0][k], weights[1][k])]
     assert not different, f"the ranks ended with different weights in {different[:5]}"
-    assert (tmp_path / "checkpoints" / f"step-{STEPS:06d}" / "model.safetensors").is_file()
+    assert (tmp_path / "checkpoints" / f"step-{STEPS:06d}" / "unet.safetensors").is_file()
 
     start = load_pipeline(tiny_sd_dir, device="cpu", dtype=torch.float32).unet.state_dict()
     assert any(not torch.equal(start[k], weights[0][k]) for k in start), "training should have moved the weights"
     single, run = _train(tiny_sd_dir)  # the same run in one process, with the whole batch
-    moved = max((weights[0][k] - start[k]).abs().max().item() for k in start)
-    for k, v in single.unet.state_dict().items():  # equal up to float rounding (Adam divides by tiny numbers)
-        torch.testing.assert_close(weights[0][k], v, rtol=1e-3, atol=0.03 * moved, msg=lambda m, k=k: f"{k}: {m}")
+    # Equal up to float rounding: the two ranks' half-batch gradients are summed in another order than one
+    # whole batch's. Adam divides by the root of tiny squared gradients, so a single weight whose gradient is
+    # near zero can move by a step either way; compared tensor by tensor, what each run changed agrees.
+    worst = 0.0
+    for k, v in single.unet.state_dict().items():
+        one, two = v - start[k], weights[0][k] - start[k]
+        worst = max(worst, ((two - one).norm() / one.norm().clamp_min(1e-12)).item())
+    print(f"largest relative difference of a tensor's change, 2 processes against 1: {worst:.2e}")
+    assert worst < 0.02, f"2 processes trained differently from 1: a tensor's change differs by {worst:.1%}"
     assert run.losses == pytest.approx(runs[0]["losses"], rel=1e-4)
 
 

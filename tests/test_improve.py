@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from course_utils.display import SETTINGS_KEY
+from course_utils.generation import generate
 from course_utils.improve import DEFAULTS, enlarge, improve
-from course_utils.pipeline import generate
+from course_utils.provenance import SETTINGS_KEY
 
 PROMPTS = ["a red circle", "a large blue star on a white background"]
 

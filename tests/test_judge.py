@@ -11,7 +11,10 @@ import torch
 from PIL import Image, ImageDraw
 
 from course_utils import judge as J
+from course_utils import judge_report as R
+from course_utils import scoring
 from course_utils import shapes as S
+from course_utils.images import to_tensor
 
 ATTRS = J.ATTRIBUTES
 
@@ -23,13 +26,13 @@ def _accuracy_ok(acc: dict, floor: float) -> None:
 
 @pytest.fixture(scope="module")
 def flat_set():
-    scene_list = S.scenes(1000, J.TEST_SEED, shapes=S.ALL_SHAPES)
+    scene_list = S.scenes(1000, R.TEST_SEED, shapes=S.ALL_SHAPES)
     return scene_list, [S.render(s) for s in scene_list]
 
 
 @pytest.fixture(scope="module")
 def outlined_set():
-    scene_list = S.scenes(300, J.TEST_SEED + 1, shapes=S.ALL_SHAPES, style=S.STYLE)
+    scene_list = S.scenes(300, R.TEST_SEED + 1, shapes=S.ALL_SHAPES, style=S.STYLE)
     return scene_list, [S.render(s) for s in scene_list]
 
 
@@ -47,31 +50,31 @@ def _canvas(background="blue"):
 def test_clean_accuracy_on_1000_held_out_renders(flat_set):
     scene_list, images = flat_set
     assert {s.shape for s in scene_list} == set(S.ALL_SHAPES)
-    _accuracy_ok(J.accuracy(images, scene_list), 0.99)
+    _accuracy_ok(scoring.accuracy(images, scene_list), 0.99)
 
 
 def test_clean_accuracy_on_outlined_renders(outlined_set):
-    _accuracy_ok(J.accuracy(outlined_set[1], outlined_set[0]), 0.99)
+    _accuracy_ok(scoring.accuracy(outlined_set[1], outlined_set[0]), 0.99)
 
 
 def test_robust_to_mild_blur(mixed_set):
     scene_list, images = mixed_set
-    _accuracy_ok(J.accuracy([J.blurred(im, 1.0) for im in images], scene_list), 0.95)
+    _accuracy_ok(scoring.accuracy([R.blurred(im, 1.0) for im in images], scene_list), 0.95)
 
 
 @pytest.mark.parametrize("sigma", [8 / 255, 10 / 255], ids=["8/255", "10/255"])
 def test_robust_to_mild_noise(mixed_set, sigma):
     scene_list, images = mixed_set
-    _accuracy_ok(J.accuracy([J.noisy(im, sigma, seed=i) for i, im in enumerate(images)], scene_list), 0.95)
+    _accuracy_ok(scoring.accuracy([R.noisy(im, sigma, seed=i) for i, im in enumerate(images)], scene_list), 0.95)
 
 
 def test_pink_purple_red_orange_stay_apart_when_degraded():
-    rng = random.Random(J.TEST_SEED + 2)
+    rng = random.Random(R.TEST_SEED + 2)
     for colour in ("pink", "purple", "red", "orange"):
         for i in range(12):
             scene = S.random_scene(rng, colour=colour, style=S.STYLES[i % 2])
             image = S.render(scene)
-            for degraded in (J.blurred(image), J.noisy(image, seed=i), J.noisy(J.blurred(image), seed=i)):
+            for degraded in (R.blurred(image), R.noisy(image, seed=i), R.noisy(R.blurred(image), seed=i)):
                 assert J.judge(degraded).colour == colour, (scene, J.judge(degraded))
 
 
@@ -79,7 +82,7 @@ def test_pink_purple_red_orange_stay_apart_when_degraded():
 def test_a_blurred_small_star_is_no_star():
     star = S.render(S.Scene("star", "red", "blue", "small", 32, 32, 13.0))
     assert J.judge(star).shape == "star"
-    blob = J.judge(J.blurred(star, 3.0))
+    blob = J.judge(R.blurred(star, 3.0))
     assert blob.shape != "star" and not J.matches(blob, {"shape": "star"})
 
 
@@ -111,8 +114,8 @@ def test_pure_noise_has_no_shape():
     images = [
         Image.fromarray(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)),
         Image.fromarray(np.clip(128 + rng.normal(0, 40, (64, 64, 3)), 0, 255).astype(np.uint8)),
-        J.blurred(Image.fromarray(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)), 2.0),
-        J.noisy(_canvas("green"), sigma=10 / 255),
+        R.blurred(Image.fromarray(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)), 2.0),
+        R.noisy(_canvas("green"), sigma=10 / 255),
     ]
     for image in images:
         assert J.judge(image).shape == "unknown"
@@ -131,7 +134,7 @@ def test_inputs_pil_modes_tensor_array_and_other_sizes_agree():
     image = S.render(scene)
     verdict = J.judge(image)
     assert J.matches(verdict, scene) and verdict.style == "flat"
-    assert J.judge(S.to_tensor(image)) == verdict
+    assert J.judge(to_tensor(image)) == verdict
     assert J.judge(np.asarray(image)) == verdict
     assert J.judge(image.convert("RGBA")) == verdict
     big = J.judge(image.resize((256, 256), Image.BICUBIC))
@@ -149,7 +152,7 @@ def test_verdict_as_dict_and_str():
 
 def test_judge_many_takes_a_batch_tensor():
     images = [S.render(s) for s in S.scenes(4, 5)]
-    batch = torch.stack([S.to_tensor(im) for im in images])
+    batch = torch.stack([to_tensor(im) for im in images])
     assert J.judge_many(batch) == J.judge_many(images)
 
 
@@ -166,9 +169,9 @@ def test_bad_inputs_raise_helpful_errors():
     with pytest.raises(TypeError, match="scene_from_caption"):
         J.matches(verdict, "a red circle")
     with pytest.raises(ValueError, match="one prompt per image"):
-        J.adherence([S.render(s) for s in S.scenes(2, 0)], ["a circle"] * 3)
+        scoring.adherence([S.render(s) for s in S.scenes(2, 0)], ["a circle"] * 3)
     with pytest.raises(ValueError, match="scenes"):
-        J.accuracy([S.render(s) for s in S.scenes(2, 0)], S.scenes(3, 0))
+        scoring.accuracy([S.render(s) for s in S.scenes(2, 0)], S.scenes(3, 0))
     with pytest.raises(ValueError, match="differ in shape"):
         J.iou(np.zeros((64, 64), bool), np.zeros((32, 32), bool))
 
@@ -188,14 +191,14 @@ def test_adherence_counts_each_named_attribute():
     scene_list = S.scenes(40, 6)
     images = [S.render(s) for s in scene_list]
     rng = random.Random(0)
-    result = J.adherence(images, [S.caption(s, rng) for s in scene_list])
+    result = scoring.adherence(images, [S.caption(s, rng) for s in scene_list])
     assert result["n"] == 40 and all(v == 1.0 for k, v in result.items() if k != "n")
-    full = J.adherence(images, [S.full_caption(s) for s in scene_list])
+    full = scoring.adherence(images, [S.full_caption(s) for s in scene_list])
     assert set(full) == {"shape", "colour", "background", "size", "all", "n"}  # flat: style never named
     wrong = [S.full_caption(s).replace(f" {s.shape} ", " moon ") for s in scene_list]
-    bad = J.adherence(images, wrong)
+    bad = scoring.adherence(images, wrong)
     assert bad["shape"] == 0.0 and bad["all"] == 0.0 and bad["colour"] == 1.0
-    half = J.adherence(images, ["a circle"] * 20 + ["blue background"] * 20)
+    half = scoring.adherence(images, ["a circle"] * 20 + ["blue background"] * 20)
     assert set(half) == {"shape", "background", "all", "n"}
     n_circles = sum(s.shape == "circle" for s in scene_list[:20])
     assert half["shape"] == n_circles / 20
@@ -203,7 +206,7 @@ def test_adherence_counts_each_named_attribute():
 
 def test_adherence_takes_one_prompt_for_all():
     images = [S.render(S.Scene("circle", "red", c, "small", 32.0, 32.0, 13.0)) for c in ("blue", "green")]
-    assert J.adherence(images, "a red circle") == {"shape": 1.0, "colour": 1.0, "all": 1.0, "n": 2}
+    assert scoring.adherence(images, "a red circle") == {"shape": 1.0, "colour": 1.0, "all": 1.0, "n": 2}
 
 
 # ---------------------------------------------------------------- held-out sets

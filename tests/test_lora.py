@@ -11,6 +11,7 @@ from course_utils import shapes
 from course_utils.finetune import finetune
 from course_utils.lora import TARGETS, WEIGHT_NAME, adapter_names, add_lora, load_lora, save_lora
 from course_utils.pipeline import load_pipeline
+from course_utils.tokens import token_ids
 
 
 @pytest.fixture(scope="module")
@@ -23,8 +24,7 @@ def unet_out(pipe):
     g = torch.Generator().manual_seed(0)
     size = pipe.unet.config.sample_size
     latents = torch.randn((1, 4, size, size), generator=g)
-    ids = pipe.tokenizer(["a red circle"], padding="max_length", max_length=pipe.tokenizer.model_max_length,
-                         return_tensors="pt").input_ids
+    ids = token_ids(pipe.tokenizer, ["a red circle"])
     with torch.no_grad():
         return pipe.unet(latents, 500, encoder_hidden_states=pipe.text_encoder(ids)[0]).sample
 
@@ -218,8 +218,7 @@ def test_a_pipe_without_a_unet_is_refused(tmp_path):
 
 
 def text_out(pipe):
-    ids = pipe.tokenizer(["a red circle"], padding="max_length", max_length=pipe.tokenizer.model_max_length,
-                         return_tensors="pt").input_ids
+    ids = token_ids(pipe.tokenizer, ["a red circle"])
     with torch.no_grad():
         return pipe.text_encoder(ids)[0]
 

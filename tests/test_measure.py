@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from course_utils import judge, shapes
-from course_utils.measure import Measurement, drift, measure, pictures, score
+from course_utils.generation import generate_each
+from course_utils.measure import Measurement, drift, measure, score
 
 
 def render(shape, colour="red", background="blue", size="large"):
@@ -68,7 +69,7 @@ def test_score_explains_bad_arguments(kwargs, error, message):
         score([render("circle")], ["a circle"], **kwargs)
 
 
-def test_score_and_pictures_check_the_prompts(tiny_pipe):
+def test_score_measure_and_generate_each_check_the_prompts(tiny_pipe):
     with pytest.raises(ValueError, match="2 pictures for 1 prompts"):
         score([render("circle")] * 2, ["a circle"], is_circle)
     with pytest.raises(ValueError, match="no prompts"):
@@ -76,15 +77,17 @@ def test_score_and_pictures_check_the_prompts(tiny_pipe):
     with pytest.raises(TypeError, match="prompt 1 must be a string"):
         score([render("circle")] * 2, ["a circle", 3], is_circle)
     with pytest.raises(ValueError, match="prompt 0 is empty"):
-        pictures(tiny_pipe, ["  "])
+        measure(tiny_pipe, ["  "], is_circle)
+    with pytest.raises(ValueError, match="the prompt is empty"):
+        generate_each(tiny_pipe, ["  "])
     with pytest.raises(ValueError, match="batch_size"):
-        pictures(tiny_pipe, ["a circle"], batch_size=0)
+        generate_each(tiny_pipe, ["a circle"], batch_size=0)
 
 
-def test_pictures_in_batches_are_the_pictures_of_one_call(tiny_pipe):
+def test_generate_each_in_batches_gives_the_pictures_of_one_call(tiny_pipe):
     prompts = ["a red circle", "a blue square", "a green circle", "a red square", "a blue circle"]
-    whole = pictures(tiny_pipe, prompts, seed=7, steps=2, batch_size=32)
-    batched = pictures(tiny_pipe, prompts, seed=7, steps=2, batch_size=2)
+    whole = generate_each(tiny_pipe, prompts, seed=7, steps=2, guidance=3.0, batch_size=32)
+    batched = generate_each(tiny_pipe, prompts, seed=7, steps=2, guidance=3.0, batch_size=2)
     assert len(whole) == len(batched) == 5 and whole[0].size == (64, 64)
     for a, b in zip(whole, batched, strict=True):
         assert np.abs(np.asarray(a, dtype=int) - np.asarray(b, dtype=int)).max() <= 1

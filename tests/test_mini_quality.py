@@ -16,7 +16,7 @@ import pytest
 import torch
 from diffusers import StableDiffusionPipeline
 
-from course_utils import judge
+from course_utils import scoring
 from course_utils.mini import MINI_DIR, evaluate
 from course_utils.pipeline import load_pipeline
 
@@ -86,6 +86,6 @@ def test_plain_diffusers_defaults_follow_prompts():
     pipe.set_progress_bar_config(disable=True)
     prompts, _ = evaluate.full_prompts(32)
     images = pipe(prompts, generator=[torch.Generator().manual_seed(k) for k in range(len(prompts))]).images
-    got = judge.adherence(images, prompts)["all"]
+    got = scoring.adherence(images, prompts)["all"]
     print(f"{type(pipe.scheduler).__name__}, diffusers' defaults: {got:.2f} of 32 full prompts right")
     assert got >= 0.85  # measured (v0.3, Euler): 0.97

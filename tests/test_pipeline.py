@@ -18,19 +18,11 @@ from diffusers import (
 from PIL import Image
 
 from course_utils import pipeline as pl
-from course_utils.pipeline import (
-    SCHEDULERS,
-    CourseModelError,
-    ModelNotFoundError,
-    ModelOfflineError,
-    generate,
-    load_pipeline,
-    plan_settings,
-    scheduler_name,
-    set_scheduler,
-    switch_task,
-    task_of,
-)
+from course_utils.generation import generate
+from course_utils.hub import CourseModelError, ModelNotFoundError, ModelOfflineError
+from course_utils.pipeline import load_pipeline, switch_task, task_of
+from course_utils.schedulers import SCHEDULERS, scheduler_name, set_scheduler
+from course_utils.settings import plan_settings
 
 GiB = 2**30
 PROMPT = "a large red circle on a blue background"
@@ -55,7 +47,7 @@ def test_loads_a_local_folder_on_the_cpu_quietly(tiny_sd_dir, capfd):
     assert not [w for w in caught if "safety" in str(w.message).lower() or "dtype" in str(w.message)]
     assert pipe.dtype == torch.float32 and pipe.device.type == "cpu"
     assert isinstance(pipe.scheduler, EulerDiscreteScheduler)  # the course default, "euler"
-    assert pipe.course_settings.device == "cpu" and not pipe.course_settings.attention_slicing
+    assert pipe.course_device.device == "cpu" and not pipe.course_device.attention_slicing
     assert pipe.course_model == str(tiny_sd_dir)
 
 
@@ -213,8 +205,8 @@ def test_plan_settings_for_apple_silicon_and_cpu():
 
 def test_low_memory_savers_are_applied(tiny_sd_dir):
     pipe = load_pipeline(tiny_sd_dir, device="cpu", low_memory=True)
-    assert pipe.course_settings.attention_slicing and pipe.vae.use_tiling
-    assert pipe.course_settings.describe() == "cpu · float32 · attention slicing · VAE tiling"
+    assert pipe.course_device.attention_slicing and pipe.vae.use_tiling
+    assert pipe.course_device.describe() == "cpu · float32 · attention slicing · VAE tiling"
     assert generate(pipe, PROMPT, steps=2)[0].size == (64, 64)
 
 
@@ -267,7 +259,7 @@ def test_switch_task_shares_the_loaded_weights(tiny_pipe):
     back = switch_task(img2img, "text2img")
     assert isinstance(back, StableDiffusionPipeline) and back.unet is tiny_pipe.unet
     assert switch_task(tiny_pipe, "text2img") is tiny_pipe
-    assert img2img.course_settings == tiny_pipe.course_settings
+    assert img2img.course_device == tiny_pipe.course_device
 
 
 # ---------------------------------------------------------------- generate
@@ -352,7 +344,7 @@ def test_img2img_pipeline_without_an_image_explains(tiny_pipe):
         (
             {"image": "no/such/sketch.png"},
             FileNotFoundError,
-            "no image at 'no/such/sketch.png'.*Check the file",
+            "no image at 'no/such/sketch.png'.*check the file",
         ),
         ({"image": Image.new("RGB", (64, 64)), "strength": 1.5}, ValueError, "outside 0..1.*try 0.5 to 0.8"),
         ({"image": Image.new("RGB", (64, 64)), "strength": -0.1}, ValueError, "outside 0..1"),

@@ -4,7 +4,8 @@ import torch
 from PIL import Image
 
 from course_utils import sampling, seeds
-from course_utils.pipeline import generate, set_scheduler
+from course_utils.generation import generate
+from course_utils.schedulers import set_scheduler
 
 PROMPT = "a large red circle on a blue background"
 

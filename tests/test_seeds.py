@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from course_utils.seeds import MAX_SEED, fixed_latents, generator, seed_everything
+from course_utils.checks import MAX_SEED
+from course_utils.seeds import fixed_latents, generator, seed_everything
 
 
 def _draws():
@@ -69,7 +70,7 @@ def test_generator_rejects_bad_seed():
 
 
 def test_generator_rejects_unknown_device():
-    with pytest.raises(ValueError, match="use 'cpu' \\(the default\\), 'cuda' or 'mps'"):
+    with pytest.raises(ValueError, match="unknown device 'gpu': use one of 'cuda', 'mps', 'cpu'"):
         generator(0, device="gpu")
 
 

@@ -8,6 +8,7 @@ import torch
 from PIL import Image
 
 from course_utils import shapes as S
+from course_utils.images import tensor_to_pil, to_tensor
 
 CONCEPT_TRIPLE = (S.CONCEPT["shape"], S.CONCEPT["colour"], S.CONCEPT["background"])
 
@@ -63,11 +64,11 @@ def test_foreground_mask_and_render_many():
 
 def test_tensor_round_trip():
     image = S.render(S.scenes(1, 4)[0])
-    t = S.to_tensor(image)
+    t = to_tensor(image)
     assert t.shape == (3, 64, 64) and t.dtype == torch.float32 and t.min() >= -1 and t.max() <= 1
-    assert (np.asarray(S.to_image(t)) == np.asarray(image)).all()
+    assert (np.asarray(tensor_to_pil(t)) == np.asarray(image)).all()
     with pytest.raises(ValueError, match="3, H, W"):
-        S.to_image(torch.zeros(1, 3, 64, 64))
+        tensor_to_pil(torch.zeros(1, 3, 64, 64))
 
 
 # ---------------------------------------------------------------- scenes and datasets
@@ -95,7 +96,7 @@ def test_the_concept_never_appears_when_another_attribute_is_fixed():
         assert CONCEPT_TRIPLE not in triples, kwargs
     with pytest.raises(ValueError, match="exclude_concept=False"):
         S.scenes(1, 0, **S.CONCEPT)
-    with pytest.raises(ValueError, match="Choose one of"):
+    with pytest.raises(ValueError, match="choose one of"):
         S.scenes(1, 0, colour="teal")
 
 
@@ -162,7 +163,7 @@ def test_scene_from_caption_reads_templates():
 def test_bad_inputs_raise_helpful_errors():
     good = S.Scene("circle", "red", "blue", "large", 32.0, 32.0, 20.0)
     for key, value in (("shape", "hexagon"), ("colour", "teal"), ("size", "huge"), ("style", "shaded")):
-        with pytest.raises(ValueError, match="Choose one of"):
+        with pytest.raises(ValueError, match="choose one of"):
             S.render(S.Scene(**{**good.attributes(), key: value}))
     with pytest.raises(ValueError, match="must differ"):
         S.render(S.Scene(**{**good.attributes(), "background": "red"}))

@@ -10,7 +10,9 @@ from safetensors.torch import load_file
 from course_utils import shapes
 from course_utils import textual_inversion as ti
 from course_utils.finetune import finetune
-from course_utils.pipeline import generate, load_pipeline
+from course_utils.generation import generate
+from course_utils.pipeline import load_pipeline
+from course_utils.tokens import token_ids
 
 TOKEN = "<my-concept>"
 
@@ -25,8 +27,7 @@ def weight(pipe):
 
 
 def encode(pipe, text):
-    ids = pipe.tokenizer([text], padding="max_length", max_length=pipe.tokenizer.model_max_length,
-                         return_tensors="pt").input_ids
+    ids = token_ids(pipe.tokenizer, [text])
     with torch.no_grad():
         return pipe.text_encoder(ids)[0]
 

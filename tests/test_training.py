@@ -1,45 +1,14 @@
-"""The shared training pieces: checkpoints that resume, EMA, the learning-rate schedule, the loss."""
+"""The shared training pieces: the one checkpoint format (resume, refuse another run's), atomic writes, the loss."""
+
+import json
 
 import pytest
 import torch
+from diffusers import DDPMScheduler
+from diffusers.training_utils import EMAModel
 
-from course_utils.mini.model import noise_scheduler
-from course_utils.training import EMA, Checkpoint, lr_lambda, noise_prediction_loss
-
-
-def test_lr_lambda_warms_up_then_decays_to_floor():
-    f = lr_lambda(10, 100, 0.1)
-    assert f(0) == pytest.approx(0.1)
-    assert f(9) == pytest.approx(1.0)
-    assert f(10) == pytest.approx(1.0)
-    assert f(55) < f(20)
-    assert f(100) == pytest.approx(0.1)
-    assert f(500) == pytest.approx(0.1)
-
-
-@pytest.mark.parametrize("args", [(-1, 10, 0.1), (0, 0, 0.1), (0, 10, 1.5)])
-def test_lr_lambda_rejects_bad_arguments(args):
-    with pytest.raises(ValueError, match="warmup"):
-        lr_lambda(*args)
-
-
-def test_ema_moves_towards_the_weights():
-    model = torch.nn.Linear(2, 2)
-    ema = EMA(model, 0.9)
-    with torch.no_grad():
-        model.weight.add_(1.0)
-    before = ema.shadow["weight"].clone()
-    ema.update(model)
-    after = ema.shadow["weight"]
-    assert torch.all((after - before) > 0) and torch.all(after < model.weight)
-    target = torch.nn.Linear(2, 2)
-    ema.copy_to(target)
-    assert torch.equal(target.weight, ema.shadow["weight"])
-
-
-def test_ema_rejects_bad_decay():
-    with pytest.raises(ValueError, match="decay"):
-        EMA(torch.nn.Linear(1, 1), 1.5)
+from course_utils.mini.model import SD_SCHEDULE, noise_scheduler
+from course_utils.training import Checkpoint, atomic_write, noise_prediction_loss
 
 
 def test_loss_is_mse_and_min_snr_downweights_easy_steps():
@@ -53,28 +22,96 @@ def test_loss_is_mse_and_min_snr_downweights_easy_steps():
         noise_prediction_loss(pred, target, min_snr_gamma=5.0)
 
 
-def test_checkpoint_round_trip(tmp_path):
-    torch.manual_seed(0)
+@pytest.mark.parametrize("prediction_type", ["epsilon", "v_prediction"])
+def test_min_snr_weight_is_the_formula_for_each_prediction_type(prediction_type):
+    sched = DDPMScheduler(**SD_SCHEDULE, prediction_type=prediction_type)
+    t = torch.tensor([0, 10, 100, 300, 500, 999])
+    pred, target = torch.zeros(6, 4, 2, 2), torch.ones(6, 4, 2, 2)
+    target[1] *= 3  # per-sample errors 1, 9, 1, 1, 1, 1
+    alpha = sched.alphas_cumprod[t].double()
+    snr = alpha / (1 - alpha)  # SNR = ᾱ / (1 - ᾱ)
+    weight = snr.clamp(max=5.0) / (snr if prediction_type == "epsilon" else snr + 1)
+    expected = (weight * torch.tensor([1.0, 9, 1, 1, 1, 1], dtype=torch.float64)).mean().item()
+    assert noise_prediction_loss(pred, target, t, sched, 5.0).item() == pytest.approx(expected, rel=1e-5)
+    # the noisiest step: SNR ≈ 0, so ε-prediction weighs it 1 and v-prediction weighs it SNR/(SNR+1) ≈ 0
+    last = noise_prediction_loss(pred[-1:], target[-1:], t[-1:], sched, 5.0).item()
+    assert last == pytest.approx(1.0 if prediction_type == "epsilon" else 0.0, abs=0.01)
+
+
+def test_min_snr_refuses_a_prediction_type_it_does_not_know():
+    sched = DDPMScheduler(**SD_SCHEDULE, prediction_type="sample")
+    with pytest.raises(ValueError, match="min_snr_gamma=None"):
+        noise_prediction_loss(torch.zeros(1, 4), torch.ones(1, 4), torch.tensor([5]), sched, 5.0)
+
+
+def trained(seed=0):
+    torch.manual_seed(seed)
     model = torch.nn.Linear(3, 3)
     opt = torch.optim.AdamW(model.parameters(), 1e-2)
     model(torch.randn(2, 3)).sum().backward()
     opt.step()
-    ema = EMA(model)
-    ckpt = Checkpoint(tmp_path / "run", every_seconds=0)
-    assert Checkpoint(tmp_path / "run").load({"m": model}) == 0  # nothing to resume yet
+    return model, opt
+
+
+def test_checkpoint_round_trip(tmp_path):
+    model, opt = trained()
+    ema = EMAModel(model.parameters(), decay=0.9)
+    ema.step(model.parameters())
+    ema.step(model.parameters())
+    config = {"lr": 1e-2, "channels": (3, 3)}
+    ckpt = Checkpoint(tmp_path / "run", config, every_seconds=0)
+    assert Checkpoint(tmp_path / "run", config).load({"m": model}) == 0  # nothing to resume yet
     assert ckpt.due()
-    ckpt.save(7, {"m": model, "ema": ema}, opt, extra={"note": "hi"})
-    assert (tmp_path / "run" / "m.safetensors").exists()
-    fresh = torch.nn.Linear(3, 3)
-    fresh_opt = torch.optim.AdamW(fresh.parameters(), 1e-2)
-    fresh_ema = EMA(fresh)
-    loader = Checkpoint(tmp_path / "run")
-    assert loader.load({"m": fresh, "ema": fresh_ema}, fresh_opt) == 7
-    assert loader.extra == {"note": "hi"}
+    ckpt.save(5, {"m": model, "ema": ema}, opt)
+    ckpt.save(7, {"m": model, "ema": ema}, opt)
+    assert [p.name for p in (tmp_path / "run").iterdir()] == ["step-000007"]  # only the newest is kept
+    last = ckpt.latest()
+    assert sorted(p.name for p in last.iterdir()) == ["config.json", "ema.safetensors", "m.safetensors", "state.pt"]
+    assert json.loads((last / "config.json").read_text()) == {"step": 7, "config": {"lr": 0.01, "channels": [3, 3]}}
+    fresh, fresh_opt = trained(seed=1)
+    fresh_ema = EMAModel(fresh.parameters(), decay=0.9)
+    assert Checkpoint(tmp_path / "run", config).load({"m": fresh, "ema": fresh_ema}, fresh_opt) == 7
     assert torch.equal(fresh.weight, model.weight)
-    assert torch.equal(fresh_ema.shadow["weight"], ema.shadow["weight"])
+    assert all(torch.equal(a, b) for a, b in zip(fresh_ema.shadow_params, ema.shadow_params, strict=True))
+    assert fresh_ema.optimization_step == ema.optimization_step == 2
     assert fresh_opt.state_dict()["state"][0]["step"] == opt.state_dict()["state"][0]["step"]
     assert not list((tmp_path / "run").glob("*.tmp"))  # written atomically
+
+
+def test_resuming_with_other_settings_is_refused_with_what_differs_and_what_to_do(tmp_path):
+    model, opt = trained()
+    Checkpoint(tmp_path, {"lr": 1e-2, "batch": 4}).save(3, {"m": model}, opt)
+    with pytest.raises(ValueError, match=r"another run \(lr: 0.01 there, 0.001 here\): resume with the same "
+                                         r"settings, or use a new folder"):
+        Checkpoint(tmp_path, {"lr": 1e-3, "batch": 4}).load({"m": model}, opt)
+    with pytest.raises(ValueError, match="another run"):
+        Checkpoint(tmp_path, {"lr": 1e-2}).check()  # a setting missing is a difference too
+    assert Checkpoint(tmp_path, {"batch": 4, "lr": 1e-2}).check()["step"] == 3
+
+
+def test_a_killed_save_is_not_a_checkpoint(tmp_path):
+    (tmp_path / "step-000009.tmp").mkdir()
+    (tmp_path / "step-000004").mkdir()  # no config.json: never finished
+    assert Checkpoint(tmp_path).latest() is None
+    assert Checkpoint(tmp_path / "nothing-here").latest() is None
+
+
+def test_atomic_write_replaces_files_and_folders_whole(tmp_path):
+    atomic_write(tmp_path / "a.txt", lambda p: p.write_text("one"))
+    atomic_write(tmp_path / "a.txt", lambda p: p.write_text("two"))
+    assert (tmp_path / "a.txt").read_text() == "two"
+
+    def folder(p):
+        p.mkdir()
+        (p / "x").write_text("new")
+
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "old").write_text("old")
+    atomic_write(tmp_path / "d", folder)
+    assert [q.name for q in (tmp_path / "d").iterdir()] == ["x"]
+    with pytest.raises(RuntimeError):
+        atomic_write(tmp_path / "a.txt", lambda p: (p.write_text("half"), (_ for _ in ()).throw(RuntimeError())))
+    assert (tmp_path / "a.txt").read_text() == "two"  # a write that failed left the old file
 
 
 def test_loss_sample_weights_scale_each_sample():

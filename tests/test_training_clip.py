@@ -4,10 +4,13 @@ import copy
 
 import pytest
 import torch
+from diffusers.optimization import get_scheduler
 
 from course_utils import shapes
+from course_utils.images import to_tensor
 from course_utils.mini.model import build_tokenizer
-from course_utils.training import contrastive_step, lr_lambda
+from course_utils.tokens import token_ids
+from course_utils.training import contrastive_step
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +33,7 @@ def tiny_clip(tokenizer):
 
 def batch(n=4, seed=5):
     scene_list = shapes.scenes(n, seed)
-    images = torch.stack([shapes.to_tensor(shapes.render(s)) for s in scene_list])
+    images = torch.stack([to_tensor(shapes.render(s)) for s in scene_list])
     return [shapes.full_caption(s) for s in scene_list], images
 
 
@@ -45,10 +48,8 @@ def test_the_loss_falls_on_a_batch_it_trains_on(tokenizer):
 def test_it_returns_the_loss_before_the_update_and_the_batch_similarities(tokenizer):
     clip = tiny_clip(tokenizer)
     texts, images = batch()
-    ids = tokenizer(texts, padding="max_length", max_length=tokenizer.model_max_length,
-                    return_tensors="pt").input_ids
     with torch.no_grad():
-        before = clip(input_ids=ids, pixel_values=images, return_loss=True).loss.item()
+        before = clip(input_ids=token_ids(tokenizer, texts), pixel_values=images, return_loss=True).loss.item()
     out = contrastive_step(clip, tokenizer, texts, images, torch.optim.SGD(clip.parameters(), lr=0.1))
     assert out.loss.item() == pytest.approx(before, rel=1e-5)
     assert out.logits_per_image.shape == (4, 4)
@@ -60,12 +61,10 @@ def test_it_is_the_step_the_training_script_used_to_write_out(tokenizer):
     b = copy.deepcopy(a)
     texts, images = batch()
     opts = [torch.optim.AdamW(m.parameters(), lr=1e-3, weight_decay=0.1) for m in (a, b)]
-    scheds = [torch.optim.lr_scheduler.LambdaLR(o, lr_lambda(2, 10)) for o in opts]
+    scheds = [get_scheduler("cosine", o, num_warmup_steps=2, num_training_steps=10) for o in opts]
     for _ in range(3):
         contrastive_step(a, tokenizer, texts, images, opts[0], scheds[0], max_grad_norm=1.0)
-        ids = tokenizer(texts, padding="max_length", max_length=tokenizer.model_max_length, truncation=True,
-                        return_tensors="pt").input_ids
-        out = b(input_ids=ids, pixel_values=images, return_loss=True)
+        out = b(input_ids=token_ids(tokenizer, texts), pixel_values=images, return_loss=True)
         opts[1].zero_grad(set_to_none=True)
         out.loss.backward()
         torch.nn.utils.clip_grad_norm_(b.parameters(), 1.0)

@@ -1,4 +1,4 @@
-"""course_utils.widgets: the explorer generates through pipeline.generate, shows bad input as a message, and
+"""course_utils.widgets: the explorer generates through generation.generate, shows bad input as a message, and
 falls back to a static PNG when no front end can draw widgets."""
 
 from __future__ import annotations
@@ -117,3 +117,13 @@ def test_settings_line_format():
     assert line == "prompt='a red circle' · negative=— · steps=20 · guidance=7.5 · seed=0 · n=4"
     assert settings_line("a", "b", 1, 3, 2, 1, strength=0.6).endswith("· strength=0.6")
     assert widgets.INPUT_ERRORS  # the error kinds shown as messages
+
+
+def test_explorer_help_shows_the_settings_it_passes_on():
+    """Shift-Tab in Jupyter shows inspect.signature: the keywords explorer(...) hands to Explorer are in it."""
+    import inspect
+
+    params = inspect.signature(explorer).parameters
+    for name in ("negative_prompt", "steps", "guidance", "seed", "n", "image", "strength", "scheduler", "render"):
+        assert params[name].kind is inspect.Parameter.KEYWORD_ONLY
+    assert params["steps"].default == 20 and not any(p.kind is p.VAR_KEYWORD for p in params.values())

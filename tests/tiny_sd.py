@@ -11,7 +11,6 @@ it draws are noise: tests use it for shapes, plumbing, determinism and error mes
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
@@ -21,71 +20,18 @@ LATENT_SIZE = 8  # 64 / 2**3: four VAE blocks, three of them downsample
 TEXT_DIM = 32
 
 # A few whole-word merges on top of single bytes, so the tokenizer behaves like CLIP's BPE
-# ("red" is one token, "zebra" falls back to characters). Each merge builds on earlier ones only.
+# ("red" is one token, "zebra" falls back to characters), learned by the bundled model's own BPE builder.
 _WORDS = ["a", "red", "blue", "green", "circle", "square", "on", "background", "large", "small"]
-
-
-def _bytes_to_unicode() -> dict[int, str]:
-    """GPT-2/CLIP's reversible map from bytes to printable unicode characters."""
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1))
-    bs += list(range(ord("®"), ord("ÿ") + 1))
-    cs = bs[:]
-    n = 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    return dict(zip(bs, (chr(c) for c in cs), strict=True))
-
-
-def _apply_merges(pieces: list[str], merges: list[str]) -> list[str]:
-    """Byte-pair encoding of one word: repeatedly join the adjacent pair with the lowest merge rank."""
-    rank = {tuple(m.split(" ")): i for i, m in enumerate(merges)}
-    while len(pieces) > 1:
-        pairs = [
-            (rank.get(pair, len(rank)), i) for i, pair in enumerate(zip(pieces, pieces[1:], strict=False))
-        ]
-        best, i = min(pairs)
-        if best == len(rank):
-            break
-        pieces = pieces[:i] + [pieces[i] + pieces[i + 1]] + pieces[i + 2 :]
-    return pieces
-
-
-def tokenizer_files() -> tuple[dict[str, int], list[str]]:
-    """vocab.json contents and merges.txt lines for a tiny CLIP-style BPE tokenizer.
-
-    Each word is first encoded with the merges learned so far, and new merges join what is left from left
-    to right. New merges rank after all old ones, so they never break an earlier word: a simple simulation
-    of BPE training that keeps every word in `_WORDS` a single token.
-    """
-    chars = list(_bytes_to_unicode().values())
-    vocab: dict[str, int] = {}
-    for token in chars + [c + "</w>" for c in chars]:
-        vocab.setdefault(token, len(vocab))
-    merges: list[str] = []
-    for word in _WORDS:
-        pieces = _apply_merges(list(word[:-1]) + [word[-1] + "</w>"], merges)
-        current = pieces[0]
-        for piece in pieces[1:]:
-            merges.append(f"{current} {piece}")
-            current = current + piece
-            vocab.setdefault(current, len(vocab))
-    for special in ("<|startoftext|>", "<|endoftext|>"):
-        vocab[special] = len(vocab)
-    return vocab, merges
 
 
 def build_tokenizer(folder: Path):
     """Write vocab.json and merges.txt to `folder` and load a CLIPTokenizer from them."""
     from transformers import CLIPTokenizer
 
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    vocab, merges = tokenizer_files()
-    (folder / "vocab.json").write_text(json.dumps(vocab), encoding="utf-8")
-    (folder / "merges.txt").write_text("#version: 0.2\n" + "\n".join(merges) + "\n", encoding="utf-8")
+    from course_utils.mini.model import bpe_vocab, write_bpe_files
+    from course_utils.standin import byte_alphabet
+
+    folder = write_bpe_files(folder, *bpe_vocab(_WORDS, byte_alphabet()))
     return CLIPTokenizer.from_pretrained(folder, model_max_length=77)
 
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from course_utils import judge, shapes
 from course_utils.display import image_grid
-from course_utils.pipeline import generate, load_pipeline
+from course_utils.generation import generate
+from course_utils.pipeline import load_pipeline
 
 OUT = Path(__file__).resolve().parents[1] / "images" / "mini_samples.png"
 

@@ -14,8 +14,10 @@ import time
 import numpy as np
 import torch
 
-from course_utils import judge, shapes
-from course_utils.pipeline import generate, load_pipeline, switch_task
+from .. import judge, scoring, shapes
+from ..generation import generate, generate_each
+from ..images import tensor_to_pil, to_tensor
+from ..pipeline import load_pipeline, switch_task
 
 EVAL_SEED = 7  # the scenes prompts are drawn from; never used in training (data seed 0, held-out seed 99)
 
@@ -32,25 +34,15 @@ def short_prompts(n: int, seed: int = EVAL_SEED) -> tuple[list[str], list[shapes
     return [f"a {s.colour} {s.shape}" for s in scenes], scenes
 
 
-def sample(pipe, prompts, guidance=7.5, steps=20, seed=0, negative_prompt=None, batch=16, **kw) -> list:
-    """Generate one image per prompt, in batches; image k uses seed + k."""
-    images = []
-    for i in range(0, len(prompts), batch):
-        chunk = prompts[i:i + batch]
-        neg = None if negative_prompt is None else [negative_prompt] * len(chunk)
-        images += generate(pipe, chunk, negative_prompt=neg, steps=steps, guidance=guidance, seed=seed + i, **kw)
-    return images
-
-
 def text2img(pipe, n=64, guidances=(1.0, 3.0, 7.5), steps=20, prompts="full") -> dict:
     """Adherence per guidance scale on n held-out prompts, "full" (every attribute named) or "short"."""
     prompts, scenes = {"full": full_prompts, "short": short_prompts}[prompts](n)
     out = {}
     for g in guidances:
-        images = sample(pipe, prompts, guidance=g, steps=steps)
-        a = judge.adherence(images, prompts)
+        images = generate_each(pipe, prompts, guidance=g, steps=steps, batch_size=16)
+        a = scoring.adherence(images, prompts)
         small = [i for i, s in enumerate(scenes) if s.size == "small"]
-        a["shape_small"] = judge.adherence([images[i] for i in small], [prompts[i] for i in small])["shape"]
+        a["shape_small"] = scoring.adherence([images[i] for i in small], [prompts[i] for i in small])["shape"]
         out[str(g)] = a
     return out
 
@@ -60,7 +52,8 @@ def negative_prompt(pipe, n=64, steps=20, guidance=7.5) -> dict:
     prompts = ["a circle"] * n
     out = {}
     for name, neg in (("without", None), ("with", "red")):
-        verdicts = judge.judge_many(sample(pipe, prompts, guidance=guidance, steps=steps, negative_prompt=neg))
+        images = generate_each(pipe, prompts, guidance=guidance, steps=steps, negative_prompt=neg, batch_size=16)
+        verdicts = judge.judge_many(images)
         out[name] = {"red": float(np.mean([v.colour == "red" for v in verdicts])),
                      "circle": float(np.mean([v.shape == "circle" for v in verdicts]))}
     return out
@@ -80,21 +73,21 @@ def img2img(pipe, n=32, strength=0.6, steps=20, guidance=7.5) -> dict:
     colours = [v.colour == s.colour and v.background == s.background for v, s in zip(verdicts, scenes, strict=True)]
     return {"strength": strength, "iou_mean": float(np.mean(ious)), "iou_median": float(np.median(ious)),
             "layout_kept": float(np.mean([x >= 0.7 for x in ious])), "colours": float(np.mean(colours)),
-            "all": judge.adherence(images, prompts)["all"]}
+            "all": scoring.adherence(images, prompts)["all"]}
 
 
 @torch.no_grad()
 def vae(pipe, n=256, seed=99) -> dict:
     """Round trips through the VAE: PSNR, and what the judge still reads (the ceiling for generation)."""
     scenes = shapes.scenes(n, seed)
-    x = torch.stack([shapes.to_tensor(shapes.render(s)) for s in scenes]).to(pipe.vae.dtype)
+    x = torch.stack([to_tensor(shapes.render(s)) for s in scenes]).to(pipe.vae.dtype)
     rec = torch.cat([pipe.vae.decode(pipe.vae.encode(x[i:i + 64]).latent_dist.mode()).sample
                      for i in range(0, n, 64)]).float().clamp(-1, 1)
-    images = [shapes.to_image(r) for r in rec]
-    acc = judge.accuracy(images, scenes)
+    images = [tensor_to_pil(r) for r in rec]
+    acc = scoring.accuracy(images, scenes)
     stars = [i for i, s in enumerate(scenes) if s.shape == "star" and s.size == "small"]
     acc["small_star_shape"] = float(np.mean([judge.judge(images[i]).shape == "star" for i in stars]))
-    return {"psnr": judge.psnr(rec, x), "roundtrip": acc, "n": n}
+    return {"psnr": scoring.psnr(rec, x), "roundtrip": acc, "n": n}
 
 
 def speed(pipe, n=4, steps=20, repeats=3) -> dict:

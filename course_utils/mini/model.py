@@ -16,7 +16,7 @@ import string
 from collections import Counter
 from pathlib import Path
 
-from course_utils import shapes
+from .. import shapes
 
 MAX_TOKENS = 20  # model_max_length: the longest caption is 11 words + start and end tokens
 SD_SCHEDULE = {"num_train_timesteps": 1000, "beta_start": 0.00085, "beta_end": 0.012, "beta_schedule": "scaled_linear"}
@@ -99,20 +99,30 @@ def _bpe_merges(words: list[str]) -> list[tuple[str, str]]:
             segs[w] = tuple(out)
 
 
-def tokenizer_files(folder: Path) -> Path:
-    """Write vocab.json and merges.txt (with CLIP's '#version' header) for the shapes world's words."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    chars = string.ascii_lowercase + string.digits + ",.!?'-<>"
+def bpe_vocab(words, alphabet) -> tuple[dict[str, int], list[tuple[str, str]]]:
+    """vocab.json's contents and the merges of a CLIP-style BPE tokenizer in which each of ``words`` is one token:
+    every character of ``alphabet`` (alone and word-final, ``c</w>``), the merged pieces, CLIP's two specials."""
     vocab: list[str] = []
-    for c in chars:
+    for c in alphabet:
         vocab += [c, c + "</w>"]
-    merges = _bpe_merges(sorted(w for w in shapes.VOCAB_WORDS if len(w) > 1))
+    merges = _bpe_merges(sorted(w for w in words if len(w) > 1))
     vocab += ["".join(p) for p in merges]
     vocab += ["<|startoftext|>", "<|endoftext|>"]
-    (folder / "vocab.json").write_text(json.dumps({t: i for i, t in enumerate(dict.fromkeys(vocab))}, indent=0))
+    return {t: i for i, t in enumerate(dict.fromkeys(vocab))}, merges
+
+
+def write_bpe_files(folder: Path, vocab: dict[str, int], merges) -> Path:
+    """vocab.json and merges.txt (with CLIP's '#version' header), as CLIPTokenizer reads them."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "vocab.json").write_text(json.dumps(vocab, indent=0))
     (folder / "merges.txt").write_text("#version: 0.2\n" + "".join(f"{a} {b}\n" for a, b in merges))
     return folder
+
+
+def tokenizer_files(folder: Path) -> Path:
+    """Write vocab.json and merges.txt for the shapes world's words."""
+    return write_bpe_files(folder, *bpe_vocab(shapes.VOCAB_WORDS, string.ascii_lowercase + string.digits + ",.!?'-<>"))
 
 
 def build_tokenizer(folder: Path):

@@ -11,9 +11,11 @@ Stages, in order (each resumes from its last checkpoint in the work folder, defa
 4. ``latents``  encode the training set once and compute the VAE's scaling factor as SD's was (1/std);
 5. ``unet``     the UNet2DConditionModel, with caption dropout for classifier-free guidance, trained together
                 with the text encoder (which starts as CLIP's text half): see ``stage_unet`` for why;
-6. ``export``   save the StableDiffusionPipeline folder (safetensors) into this package.
+6. ``export``   save the StableDiffusionPipeline folder (safetensors) to ``<work>/export`` (``--out``), or over
+                the bundled model in ``course_utils/weights/mini/`` with ``--replace-bundled``.
 
-Losses go to ``<work>/log.jsonl``; a checkpoint is written every few minutes.
+Losses go to ``<work>/log.jsonl``; a checkpoint (``course_utils.training.Checkpoint``) is written every few
+minutes, with the stage's settings: resuming a stage with other ``--set`` values is refused.
 """
 
 from __future__ import annotations
@@ -28,19 +30,17 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from diffusers.optimization import get_scheduler
+from diffusers.training_utils import EMAModel
 from PIL import Image, ImageDraw
+from safetensors.torch import load_file, save_file
 
-from course_utils import judge, shapes
-from course_utils.mini import MINI_DIR
-from course_utils.mini.model import (
-    VAE_CHANNELS,
-    build_clip,
-    build_tokenizer,
-    build_unet,
-    build_vae,
-    noise_scheduler,
-)
-from course_utils.training import EMA, Checkpoint, contrastive_step, lr_lambda, noise_prediction_loss
+from .. import scoring, shapes
+from ..images import tensor_to_pil, to_batch
+from ..tokens import token_ids
+from ..training import Checkpoint, OtherRunError, atomic_write, contrastive_step, noise_prediction_loss
+from . import MINI_DIR
+from .model import VAE_CHANNELS, build_clip, build_tokenizer, build_unet, build_vae, noise_scheduler
 
 STAGES = ("data", "vae", "clip", "latents", "unet", "export")
 CFG = {
@@ -48,7 +48,7 @@ CFG = {
     "n_clutter": 6000,
     "data_seed": 0,
     "heldout_seed": 99,
-    "vae_channels": ",".join(map(str, VAE_CHANNELS)), "vae_bf16": 1,
+    "vae_channels": VAE_CHANNELS, "vae_bf16": True,
     "vae_steps": 5000, "vae_batch": 16, "vae_lr": 6e-4,
     "clip_steps": 800, "clip_batch": 128, "clip_lr": 1e-3,
     "unet_steps": 10000, "unet_batch": 64, "unet_lr": 5e-4, "unet_ema": 0.999,
@@ -58,6 +58,59 @@ CFG = {
     "eval_every": 2000, "eval_n": 48,  # unet stage: judge EMA samples every so many steps (0: never)
     "ckpt_seconds": 180.0,
 }
+# The settings each stage's weights depend on (its own and those of the stages it builds on): a stage's
+# checkpoint carries them, and a resume with other values is refused.
+_DATA = ("n_train", "n_clutter", "data_seed", "heldout_seed")
+_VAE = _DATA + ("vae_channels", "vae_bf16", "vae_steps", "vae_batch", "vae_lr")
+_CLIP = _DATA + ("clip_steps", "clip_batch", "clip_lr")
+STAGE_SETTINGS = {
+    "vae": _VAE,
+    "clip": _CLIP,
+    "unet": tuple(dict.fromkeys(_VAE + _CLIP + ("unet_steps", "unet_batch", "unet_lr", "unet_ema", "text_lr",
+                                                "uncond_prob", "min_snr_gamma"))),
+}
+# Learning rates follow diffusers' "cosine" schedule: a linear warm-up from 0, then a cosine down to 0. The
+# committed weights were trained with the course's earlier schedule, whose warm-up started at 1/warmup and whose
+# cosine ended at a floor (5 % of the peak for the VAE and CLIP, 10 % for the UNet); diffusers' schedules have
+# no such floor, and cosine is the nearest of them.
+WARMUP = {"vae": 200, "clip": 100, "unet": 200}
+
+
+def parse_setting(key: str, text: str):
+    """A ``--set key=text`` value as the type of CFG[key]: "32,64,128,128" for a tuple, 1/0/true/false for a flag."""
+    if key not in CFG:
+        raise KeyError(f"unknown setting {key!r}: use one of {', '.join(CFG)}")
+    kind = type(CFG[key])
+    try:
+        if kind is bool:
+            if text.lower() not in ("1", "0", "true", "false", "yes", "no"):
+                raise ValueError(text)
+            return text.lower() in ("1", "true", "yes")
+        if kind is tuple:
+            return tuple(int(c) for c in text.split(","))
+        return kind(text)
+    except ValueError:
+        example = {bool: "1 or 0", tuple: "32,64,128,128"}.get(kind, kind.__name__)
+        raise ValueError(f"setting {key!r} takes {example}, not {text!r}") from None
+
+
+def checkpoint(work: Path, stage: str) -> Checkpoint:
+    """The stage's checkpoint folder, carrying the settings its weights depend on."""
+    folder = work / f"ckpt-{stage}"
+    if (folder / "state.pt").exists():
+        raise OtherRunError(f"{folder} holds a checkpoint in the format before step-NNNNNN folders: delete it to "
+                            f"train stage {stage!r} afresh")
+    ckpt = Checkpoint(folder, {k: CFG[k] for k in STAGE_SETTINGS[stage]}, CFG["ckpt_seconds"])
+    ckpt.check()  # also when the stage is done: its results came from those settings
+    return ckpt
+
+
+def averaged(ema: EMAModel, model: torch.nn.Module) -> dict:
+    """``model``'s state dict with the EMA's averaged parameters in place of its own."""
+    weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    for (name, _), shadow in zip(model.named_parameters(), ema.shadow_params, strict=True):
+        weights[name] = shadow.detach().clone()
+    return weights
 
 
 class Log:
@@ -124,18 +177,14 @@ def load_data(work: Path):
     return d["images"], d["clutter"], d["heldout"], scenes
 
 
-def to_batch(arr: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(arr).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
-
-
 # ---------------------------------------------------------------- 2. VAE
 def new_vae():
-    return build_vae(tuple(int(c) for c in CFG["vae_channels"].split(",")))
+    return build_vae(CFG["vae_channels"])
 
 
 def vae_loss(vae, x: torch.Tensor) -> tuple[torch.Tensor, dict]:
     # bf16 autocast: on CPUs with bf16 units (AMX, AVX-512 BF16) the VAE's convolutions run ~1.5x faster
-    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bool(CFG["vae_bf16"])):
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=CFG["vae_bf16"]):
         post = vae.encode(x).latent_dist
         rec = vae.decode(post.sample()).sample.float()
     mse = F.mse_loss(rec, x)
@@ -154,23 +203,23 @@ def eval_vae(vae, held: np.ndarray, held_scenes) -> dict:
     x = to_batch(held[:256])
     rec = torch.cat([vae.decode(vae.encode(x[i:i + 64]).latent_dist.mode()).sample for i in range(0, len(x), 64)])
     vae.train()
-    images = [shapes.to_image(r) for r in rec]
+    images = [tensor_to_pil(r) for r in rec]
     small = [i for i, s in enumerate(held_scenes[:256]) if s.size == "small"]
-    acc = judge.accuracy(images, held_scenes[:256])
-    acc_small = judge.accuracy([images[i] for i in small], [held_scenes[i] for i in small])
-    return {"heldout_psnr": judge.psnr(rec, x), "roundtrip_all": acc["all"], "roundtrip_shape": acc["shape"],
+    acc = scoring.accuracy(images, held_scenes[:256])
+    acc_small = scoring.accuracy([images[i] for i in small], [held_scenes[i] for i in small])
+    return {"heldout_psnr": scoring.psnr(rec, x), "roundtrip_all": acc["all"], "roundtrip_shape": acc["shape"],
             "roundtrip_small_shape": acc_small["shape"]}
 
 
 def stage_vae(work: Path, log: Log) -> None:
+    ckpt = checkpoint(work, "vae")
     if (work / "vae_final.safetensors").exists():
         return
     images, clutter, held, _ = load_data(work)
     held_scenes = shapes.scenes(len(held), CFG["heldout_seed"])
     vae = new_vae()
     opt = torch.optim.AdamW(vae.parameters(), lr=CFG["vae_lr"], weight_decay=0.0)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(200, CFG["vae_steps"], 0.05))
-    ckpt = Checkpoint(work / "ckpt-vae", CFG["ckpt_seconds"])
+    sched = get_scheduler("cosine", opt, num_warmup_steps=WARMUP["vae"], num_training_steps=CFG["vae_steps"])
     step = ckpt.load({"vae": vae}, opt, sched)
     rng = np.random.default_rng(1000 + step)
     bs = CFG["vae_batch"]
@@ -193,14 +242,11 @@ def stage_vae(work: Path, log: Log) -> None:
             log("vae", step=step, **eval_vae(vae, held, held_scenes))
         if ckpt.due() or step == CFG["vae_steps"]:
             ckpt.save(step, {"vae": vae}, opt, sched)
-    from safetensors.torch import save_file
-
-    save_file({k: v.contiguous() for k, v in vae.state_dict().items()}, str(work / "vae_final.safetensors"))
+    weights = {k: v.contiguous() for k, v in vae.state_dict().items()}
+    atomic_write(work / "vae_final.safetensors", lambda p: save_file(weights, str(p)))
 
 
 def load_vae(work: Path):
-    from safetensors.torch import load_file
-
     vae = new_vae()
     vae.load_state_dict(load_file(str(work / "vae_final.safetensors")))
     return vae.eval().requires_grad_(False)
@@ -208,14 +254,14 @@ def load_vae(work: Path):
 
 # ---------------------------------------------------------------- 3. CLIP
 def stage_clip(work: Path, log: Log) -> None:
+    ckpt = checkpoint(work, "clip")
     if (work / "clip_final" / "model.safetensors").exists():
         return
     images, _, held, scenes = load_data(work)
     tok = build_tokenizer(work / "tokenizer")
     clip = build_clip(tok)
     opt = torch.optim.AdamW(clip.parameters(), lr=CFG["clip_lr"], weight_decay=0.1)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(100, CFG["clip_steps"], 0.05))
-    ckpt = Checkpoint(work / "ckpt-clip", CFG["ckpt_seconds"])
+    sched = get_scheduler("cosine", opt, num_warmup_steps=WARMUP["clip"], num_training_steps=CFG["clip_steps"])
     step = ckpt.load({"clip": clip}, opt, sched)
     rng = random.Random(2000 + step)
     bs = CFG["clip_batch"]
@@ -233,12 +279,28 @@ def stage_clip(work: Path, log: Log) -> None:
             t0 = time.monotonic()
         if ckpt.due() or step == CFG["clip_steps"]:
             ckpt.save(step, {"clip": clip}, opt, sched)
-    clip.save_pretrained(work / "clip_final", safe_serialization=True)
+    atomic_write(work / "clip_final", lambda p: clip.save_pretrained(p, safe_serialization=True))
 
 
 # ---------------------------------------------------------------- 4. latents
+def save_latents(path: Path, mean: torch.Tensor, std: torch.Tensor, scaling_factor: float) -> None:
+    """The training set's latent distributions (fp16) and the VAE's scaling factor, as one safetensors file."""
+    tensors = {"mean": mean.half().contiguous(), "std": std.half().contiguous()}
+    atomic_write(path, lambda p: save_file(tensors, str(p), metadata={"scaling_factor": repr(float(scaling_factor))}))
+
+
+def load_latents(work: Path) -> dict:
+    """{"mean", "std": (N, 4, 8, 8) fp16, "scaling_factor": float}, as ``stage_latents`` saved them."""
+    from safetensors import safe_open
+
+    path = work / "latents.safetensors"
+    with safe_open(str(path), framework="pt") as f:
+        scaling = float(f.metadata()["scaling_factor"])
+    return {**load_file(str(path)), "scaling_factor": scaling}
+
+
 def stage_latents(work: Path, log: Log) -> None:
-    out = work / "latents.pt"
+    out = work / "latents.safetensors"
     if out.exists():
         return
     images, _, _, _ = load_data(work)
@@ -253,7 +315,7 @@ def stage_latents(work: Path, log: Log) -> None:
     g = torch.Generator().manual_seed(0)
     sample = mean + std * torch.randn(mean.shape, generator=g)
     scaling = 1.0 / sample.std().item()  # as SD computed its 0.18215: one over the latents' std
-    torch.save({"mean": mean.half(), "std": std.half(), "scaling_factor": scaling}, out)
+    save_latents(out, mean, std, scaling)
     log("latents", n=len(mean), latent_std=sample.std().item(), scaling_factor=scaling)
 
 
@@ -306,24 +368,25 @@ def stage_unet(work: Path, log: Log) -> None:
     (v0.1). A UNet on that frozen encoder followed colours and ignored shapes. Letting the diffusion loss
     move the encoder too, at a lower learning rate than the UNet, pulls the shape words apart.
     """
-    from safetensors.torch import save_file
-
+    ckpt = checkpoint(work, "unet")
     out = work / "unet_final"
     if (out / "unet.safetensors").exists():
         return
     _, _, _, scenes = load_data(work)
-    lat = torch.load(work / "latents.pt", weights_only=True)
+    lat = load_latents(work)
     tok = build_tokenizer(work / "tokenizer")
     _, text_encoder = clip_text_encoder(work)
     text_encoder.train()
     unet = build_unet(text_encoder.config.hidden_size)
     sched_noise = noise_scheduler()
-    ema, ema_text = EMA(unet, CFG["unet_ema"]), EMA(text_encoder, CFG["unet_ema"])
+    # diffusers' EMAModel warms its decay up: min(decay, (1 + n) / (10 + n)), n the updates before this one (the
+    # first update copies the weights)
+    ema = EMAModel(unet.parameters(), decay=CFG["unet_ema"])
+    ema_text = EMAModel(text_encoder.parameters(), decay=CFG["unet_ema"])
     params = list(unet.parameters()) + list(text_encoder.parameters())
     opt = torch.optim.AdamW([{"params": unet.parameters(), "lr": CFG["unet_lr"]},
                              {"params": text_encoder.parameters(), "lr": CFG["text_lr"]}], weight_decay=0.01)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(200, CFG["unet_steps"], 0.1))
-    ckpt = Checkpoint(work / "ckpt-unet", CFG["ckpt_seconds"])
+    sched = get_scheduler("cosine", opt, num_warmup_steps=WARMUP["unet"], num_training_steps=CFG["unet_steps"])
     models = {"unet": unet, "ema": ema, "text": text_encoder, "ema_text": ema_text}
     step = ckpt.load(models, opt, sched)
     rng = random.Random(3000 + step)
@@ -331,13 +394,11 @@ def stage_unet(work: Path, log: Log) -> None:
     t0 = time.monotonic()
     while step < CFG["unet_steps"]:
         idx, texts = caption_batch(rng, scenes, bs)
-        ids = tok(texts, padding="max_length", max_length=tok.model_max_length, truncation=True,
-                  return_tensors="pt").input_ids
-        loss = denoising_loss(unet, text_encoder(ids).last_hidden_state, lat, idx, sched_noise)
+        loss = denoising_loss(unet, text_encoder(token_ids(tok, texts)).last_hidden_state, lat, idx, sched_noise)
         optimizer_step(loss, params, opt, sched)
         step += 1
-        ema.update(unet, step)
-        ema_text.update(text_encoder, step)
+        ema.step(unet.parameters())
+        ema_text.step(text_encoder.parameters())
         if step % 100 == 0:
             log("unet", step=step, loss=loss.item(), lr=sched.get_last_lr()[0],
                 s_per_step=(time.monotonic() - t0) / 100)
@@ -345,20 +406,25 @@ def stage_unet(work: Path, log: Log) -> None:
         if ckpt.due() or step == CFG["unet_steps"]:
             ckpt.save(step, models, opt, sched)
         if CFG["eval_every"] and step % CFG["eval_every"] == 0:
-            log("unet_eval", step=step, **eval_unet(work, ema, ema_text))
+            log("unet_eval", step=step, **eval_unet(work, averaged(ema, unet), averaged(ema_text, text_encoder)))
             t0 = time.monotonic()
-    out.mkdir(exist_ok=True)
-    save_file({k: v.contiguous() for k, v in ema.shadow.items()}, str(out / "unet.safetensors"))
-    save_file({k: v.contiguous() for k, v in ema_text.shadow.items()}, str(out / "text_encoder.safetensors"))
+    weights = {"unet": averaged(ema, unet), "text_encoder": averaged(ema_text, text_encoder)}
+
+    def write(folder: Path) -> None:
+        folder.mkdir()
+        for name, tensors in weights.items():
+            save_file({k: v.contiguous() for k, v in tensors.items()}, str(folder / f"{name}.safetensors"))
+
+    atomic_write(out, write)
 
 
-def eval_unet(work: Path, ema: EMA, ema_text: EMA) -> dict:
+def eval_unet(work: Path, unet_weights: dict, text_weights: dict) -> dict:
     """Export the EMA weights to a scratch folder and judge samples of held-out prompts (progress, not the card)."""
-    from course_utils.mini import evaluate
-    from course_utils.pipeline import load_pipeline
+    from ..pipeline import load_pipeline
+    from . import evaluate
 
     folder = work / "eval-pipe"
-    pipeline_folder(work, ema.shadow, ema_text.shadow).save_pretrained(folder, safe_serialization=True)
+    pipeline_folder(work, unet_weights, text_weights).save_pretrained(folder, safe_serialization=True)
     pipe = load_pipeline(str(folder))
     out = {}
     for g, a in evaluate.text2img(pipe, n=CFG["eval_n"], guidances=(3.0, 7.5)).items():
@@ -374,7 +440,7 @@ def pipeline_folder(work: Path, unet_weights: dict, text_weights: dict):
     tok = build_tokenizer(work / "tokenizer")
     _, text_encoder = clip_text_encoder(work)
     text_encoder.load_state_dict(text_weights)
-    lat = torch.load(work / "latents.pt", weights_only=True)
+    lat = load_latents(work)
     vae = load_vae(work)
     vae.register_to_config(scaling_factor=float(lat["scaling_factor"]))
     unet = build_unet(text_encoder.config.hidden_size)
@@ -386,9 +452,7 @@ def pipeline_folder(work: Path, unet_weights: dict, text_weights: dict):
     )
 
 
-def stage_export(work: Path, log: Log, out: Path = MINI_DIR) -> None:
-    from safetensors.torch import load_file
-
+def stage_export(work: Path, log: Log, out: Path) -> None:
     final = work / "unet_final"
     pipe = pipeline_folder(work, load_file(str(final / "unet.safetensors")),
                            load_file(str(final / "text_encoder.safetensors")))
@@ -400,7 +464,7 @@ def stage_export(work: Path, log: Log, out: Path = MINI_DIR) -> None:
     clip, _ = clip_text_encoder(work)
     clip.save_pretrained(out / "clip", safe_serialization=True)
     pipe.tokenizer.save_pretrained(out / "tokenizer")
-    from course_utils.mini.model import write_slow_tokenizer_files
+    from .model import write_slow_tokenizer_files
 
     write_slow_tokenizer_files(out / "tokenizer")
     log("export", folder=str(out))
@@ -412,16 +476,23 @@ def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--stage", choices=STAGES + ("all",), default="all")
     p.add_argument("--work", default=".mini-work", help="folder for data, checkpoints and the log")
-    p.add_argument("--out", default=str(MINI_DIR), help="where the export stage writes the pipeline folder")
+    p.add_argument("--out", default=None, help="where the export stage writes the pipeline folder "
+                   "(default: <work>/export)")
+    p.add_argument("--replace-bundled", action="store_true",
+                   help=f"export over the bundled model in {MINI_DIR} (commit new weights only when they measurably "
+                   "beat the old ones: see its MODEL_CARD.md)")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores)")
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                    help="override a setting, e.g. --set unet_steps=200 n_train=512 (for quick trials)")
     args = p.parse_args(argv)
+    if args.replace_bundled and args.out is not None:
+        p.error("--out and --replace-bundled name two places for the export: give one of them")
     for item in args.set:
         key, _, value = item.partition("=")
-        if key not in CFG:
-            p.error(f"unknown setting {key!r}; known: {', '.join(CFG)}")
-        CFG[key] = type(CFG[key])(value)
+        try:
+            CFG[key] = parse_setting(key, value)
+        except (KeyError, ValueError) as e:
+            p.error(e.args[0])
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -431,10 +502,13 @@ def main(argv=None) -> None:
     todo = STAGES if args.stage == "all" else (args.stage,)
     for name in todo:
         t = time.monotonic()
-        if name == "export":
-            stage_export(work, log, Path(args.out))
-        else:
-            globals()[f"stage_{name}"](work, log)
+        try:
+            if name == "export":
+                stage_export(work, log, MINI_DIR if args.replace_bundled else Path(args.out or work / "export"))
+            else:
+                globals()[f"stage_{name}"](work, log)
+        except OtherRunError as e:
+            p.exit(1, f"{p.prog}: error: {e}\n")
         log("stage_done", name=name, minutes=round((time.monotonic() - t) / 60, 2))
 
 

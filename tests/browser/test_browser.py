@@ -554,7 +554,8 @@ FIXTURE_CELLS = [
     (
         "code",
         "from course_utils.display import image_grid\n"
-        "from course_utils.pipeline import generate, load_pipeline\n"
+        "from course_utils.generation import generate\n"
+        "from course_utils.pipeline import load_pipeline\n"
         "from course_utils.widgets import explorer\n\n"
         'pipe = load_pipeline("mini")',
     ),
