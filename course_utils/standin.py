@@ -126,6 +126,13 @@ def save_standin(folder, size: str = "slim", seed: int = 0) -> Path:
     (transformers 5 saves only tokenizer.json). An existing complete folder is reused."""
     folder = Path(folder)
     if (folder / "model_index.json").is_file() and (folder / "tokenizer" / "merges.txt").is_file():
+        if size not in SIZES:
+            raise ValueError(f"unknown size {size!r}: use one of {', '.join(map(repr, SIZES))}")
+        built = json.loads((folder / "unet" / "config.json").read_text())["block_out_channels"]
+        wanted = list((SLIM["unet"] if size == "slim" else SD15_UNET)["block_out_channels"])
+        if built != wanted:
+            raise ValueError(f"{folder} holds a stand-in of another size (UNet channels {built}, {size!r} has "
+                             f"{wanted}): use another folder, or delete that one")
         return folder
     import shutil
 

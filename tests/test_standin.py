@@ -62,6 +62,12 @@ def test_full_size_is_sd15_exactly():
         standin.build_standin("huge")
 
 
+def test_a_folder_of_another_size_is_refused_not_reused(folder):
+    assert standin.save_standin(folder) == folder  # the same size: reused as it is
+    with pytest.raises(ValueError, match="another size"):
+        standin.save_standin(folder, size="full")
+
+
 def test_missing_merges_file_says_how_to_get_it(monkeypatch):
     monkeypatch.setattr(standin.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(FileNotFoundError, match="pip install --no-deps open_clip_torch"):
