@@ -1,7 +1,7 @@
 # The course's commands. Start here:
 #   make lab    run the course in JupyterLab (creates .venv on first use)
 #   make test   run every test: unit tests, then every notebook in quick mode
-# and, for maintainers: make notebooks · make mini · make bench · make lint · make clean
+# and, for maintainers: make notebooks · make mini · make bench · make gpu-check · make lint · make clean
 
 SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
@@ -24,7 +24,7 @@ TEST_WORKERS ?= 2
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
 OFFLINE := HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1
 
-.PHONY: help venv lab test browser-deps notebooks mini bench lint clean distclean
+.PHONY: help venv lab test test-oldest test-package browser-deps notebooks mini bench gpu-check lint clean distclean
 
 help:
 	@sed -n 's/^#   //p' $(firstword $(MAKEFILE_LIST))
@@ -102,6 +102,36 @@ test: venv browser-deps
 	echo "== make test: $$((SECONDS - start)) s, $$([ $$status -eq 0 ] && echo passed || echo FAILED)"
 	exit $$status
 
+# The oldest library versions pyproject.toml claims (constraints-oldest.txt) in a second environment: the unit
+# tests (without the browser test and the any-model lesson runs), then lessons 00, 06 and 11 in quick mode.
+OLDEST_VENV ?= .venv-oldest
+OLDEST_LESSONS ?= notebooks/00_first_image.ipynb notebooks/06_guidance.ipynb notebooks/11_lora.ipynb
+$(OLDEST_VENV)/.installed: pyproject.toml constraints-oldest.txt
+	@[ -x $(OLDEST_VENV)/bin/python ] || $(PYTHON) -m venv $(OLDEST_VENV)
+	echo "Installing the oldest claimed versions into $(OLDEST_VENV) (log: $(OLDEST_VENV)/pip.log) ..."
+	if ! { $(OLDEST_VENV)/bin/python -m pip install -c constraints-oldest.txt -e ".[dev]" \
+	       && $(OLDEST_VENV)/bin/python -m pip install -c constraints-oldest.txt --no-deps open_clip_torch; } \
+	     > $(OLDEST_VENV)/pip.log 2>&1; then
+	  tail -n 40 $(OLDEST_VENV)/pip.log >&2; echo "pip install failed: full log in $(OLDEST_VENV)/pip.log" >&2; exit 1
+	fi
+	touch $@
+
+test-oldest: $(OLDEST_VENV)/.installed
+	@export COURSE_QUICK=1 COURSE_MODEL=mini COURSE_HEADLESS=1 OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=1 $(OFFLINE)
+	start=$$SECONDS
+	$(OLDEST_VENV)/bin/python -c 'import diffusers, transformers, accelerate, peft, safetensors as s; \
+	  print("oldest claimed versions: diffusers", diffusers.__version__, "· transformers", transformers.__version__, \
+	        "· accelerate", accelerate.__version__, "· peft", peft.__version__, "· safetensors", s.__version__)'
+	$(OLDEST_VENV)/bin/python -m pytest -n 2 --dist loadscope --no-loadscope-reorder -q tests \
+	  --ignore=tests/browser --ignore=tests/test_any_model_notebooks.py
+	$(OLDEST_VENV)/bin/python -m pytest -c nbval.ini -n 2 --dist loadscope -q $(OLDEST_LESSONS)
+	echo "== make test-oldest: $$((SECONDS - start)) s, passed"
+
+# The learner's path outside the repository (tools/test_package.py): build the wheel, install it into a fresh
+# virtual environment, and run lessons 00 and 09 in quick mode from an empty folder. .ci/run runs it after make test.
+test-package: venv
+	@$(PY) tools/test_package.py
+
 # Re-execute every notebook in place in full mode (what learners run and GitHub shows), write each lesson's
 # thumbnail to images/ (tools/run_notebooks.py: drawn after the cell tagged `thumbnail`, outside the notebook),
 # then strip widget state and volatile metadata. One notebook: make notebooks NOTEBOOKS=notebooks/03_autoencoders.ipynb
@@ -124,6 +154,12 @@ mini: venv
 bench: venv
 	@export $(OFFLINE)
 	$(PY) -m benchmarks $(BENCH_ARGS)
+
+# On a machine with a CUDA GPU: the any-model lessons on SD 1.5's full-size stand-in in float16 at 512 px, and the
+# GPU benchmark (tools/gpu_check.py), into benchmarks/results.md. One run, under 10 minutes.
+gpu-check: venv
+	@export $(OFFLINE)
+	$(PY) tools/gpu_check.py
 
 lint: venv
 	$(VENV)/bin/ruff check .

@@ -26,6 +26,7 @@ SECONDS = {
     "notebooks/05_clip.ipynb": 34,
     "notebooks/04_latents.ipynb": 21,
     "notebooks/01_finite_differencing.ipynb": 15,
+    "tests/test_any_model_notebooks.py": 150,
     "tests/test_mini_quality.py": 127,
     "tests/browser/test_browser.py": 92,
     "tests/test_mini_train.py": 39,

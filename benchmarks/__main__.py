@@ -19,6 +19,7 @@ PARTS = {
     "model": "Bundled model",
     "training": "Training",
     "bars": "Fine-tuning: steps to each lesson's bar",
+    "any-model": "Lessons on the SD 1.5 stand-in",
     "gpu": "GPU: Stable Diffusion 1.5's architecture",
 }
 RESULTS = Path(__file__).resolve().parent / "results.md"
@@ -39,6 +40,9 @@ def parse(argv=None) -> argparse.Namespace:
     p.add_argument("--repeats", type=int, default=5, help="timed repeats of each short measurement (default 5)")
     p.add_argument("--compile", action="store_true", help="GPU part: also time the course's settings with "
                    "torch.compile (minutes of compiling first)")
+    p.add_argument("--standin", choices=["slim", "full"], default="slim",
+                   help="any-model part: the stand-in's size (slim: 128 px, for a CPU; full: SD 1.5's own, 512 px)")
+    p.add_argument("--dtype", default="bfloat16", help="any-model part: the dtype the lessons load it in")
     p.add_argument("--out", type=Path, default=RESULTS, help=f"results file (default {RESULTS.name} here)")
     p.add_argument("--no-write", action="store_true", help="print the report, write no file")
     args = p.parse_args(argv)
@@ -66,6 +70,10 @@ def run_part(part: str, args: argparse.Namespace) -> report.Section:
         from . import bars
 
         return bars.measure(args.lessons)
+    if part == "any-model":
+        from . import any_model
+
+        return any_model.measure(args.standin, args.dtype)
     from . import gpu
 
     return gpu.measure(args.compile)

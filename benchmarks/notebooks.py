@@ -63,18 +63,18 @@ def slowest_cell(notebook) -> tuple[int, float, str] | None:
     return best
 
 
-def _environment(quick: bool) -> dict[str, str]:
+def _environment(quick: bool, extra: dict[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ, COURSE_HEADLESS="1", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
-               HF_DATASETS_OFFLINE="1", MPLBACKEND="Agg")
+               HF_DATASETS_OFFLINE="1", MPLBACKEND="Agg", **(extra or {}))
     env.pop("COURSE_QUICK", None)
     if quick:
         env["COURSE_QUICK"] = "1"
     return env
 
 
-def run(path: Path, quick: bool) -> dict:
+def run(path: Path, quick: bool, env: dict[str, str] | None = None) -> dict:
     """Execute one notebook from a clean kernel in a scratch copy: {"wall", "cpu", "error"} (seconds; the CPU
-    time is the kernel's own, counted once it has exited)."""
+    time is the kernel's own, counted once it has exited). `env`: more environment variables for the kernel."""
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
@@ -93,7 +93,7 @@ def run(path: Path, quick: bool) -> dict:
         before = children_cpu_seconds()
         start = time.perf_counter()
         try:
-            client.execute(env=_environment(quick))
+            client.execute(env=_environment(quick, env))
         except CellExecutionError as failure:
             error = f"{failure.ename}: {str(failure.evalue)[:80]}"
         except Exception as failure:  # a dead kernel or a timeout: report it, go on with the next notebook

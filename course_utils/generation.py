@@ -34,6 +34,7 @@ from .images import load_image
 from .pipeline import switch_task, task_of
 from .provenance import SETTINGS_KEY
 from .schedulers import scheduler_key, scheduler_name, set_scheduler
+from .settings import batch_size
 
 
 @dataclass
@@ -127,24 +128,44 @@ def _text_to_image(pipe, request: _Request) -> tuple:
     return pipe, {"height": request.height or native_h, "width": request.width or native_w}
 
 
-def _run(runner, request: _Request, extra: dict):
-    """Step 3: one pipeline call, picture k from its own CPU generator seeded seed + k, with this call's
-    scheduler swapped in and the pipeline's own put back afterwards."""
-    generators = [seeds.generator(request.seed + k) for k in range(len(request.prompts) * request.n)]
+def _flagged(output) -> int:
+    return sum(map(bool, getattr(output, "nsfw_content_detected", None) or []))
+
+
+def _run(runner, request: _Request, extra: dict) -> tuple[list[Image.Image], int]:
+    """Step 3: the pictures, picture k from its own CPU generator seeded seed + k, with this call's scheduler
+    swapped in and the pipeline's own put back afterwards. As many pictures go into one call as the device
+    holds (`settings.batch_size`); more are made in several calls, with the same seeds, so the same pictures."""
+    total = len(request.prompts) * request.n
+    generators = [seeds.generator(request.seed + k) for k in range(total)]
+    height, width = extra.get("height"), extra.get("width")
+    if height is None or width is None:  # img2img: the size of the (fitted) input image
+        first = extra["image"][0] if isinstance(extra["image"], list) else extra["image"]
+        width, height = first.size
+    per_call = batch_size(runner, height, width, total)
     previous = runner.scheduler
     try:
         if request.scheduler is not None:
             set_scheduler(runner, request.scheduler)
         request.settings["scheduler"] = scheduler_name(runner)
-        return runner(
-            prompt=request.prompts,
-            negative_prompt=request.negatives,
-            num_inference_steps=request.steps,
-            guidance_scale=request.guidance,
-            num_images_per_prompt=request.n,
-            generator=generators,
-            **extra,
-        )
+        if per_call >= total:
+            output = runner(prompt=request.prompts, negative_prompt=request.negatives,
+                            num_inference_steps=request.steps, guidance_scale=request.guidance,
+                            num_images_per_prompt=request.n, generator=generators, **extra)
+            return list(output.images), _flagged(output)
+        n, negatives, images, flagged = request.n, request.negatives, [], 0
+        for start in range(0, total, per_call):
+            ks = range(start, min(start + per_call, total))
+            part = dict(extra)
+            if isinstance(extra.get("image"), list):
+                part["image"] = [extra["image"][k] for k in ks]
+            output = runner(prompt=[request.prompts[k // n] for k in ks],
+                            negative_prompt=[negatives[k // n] for k in ks] if negatives else None,
+                            num_inference_steps=request.steps, guidance_scale=request.guidance,
+                            generator=[generators[k] for k in ks], **part)
+            images += output.images
+            flagged += _flagged(output)
+        return images, flagged
     finally:
         runner.scheduler = previous
 
@@ -192,9 +213,7 @@ def generate(
         runner, extra = _image_to_image(pipe, request, image, strength)
     else:
         runner, extra = _text_to_image(pipe, request)
-    output = _run(runner, request, extra)
-    images = list(output.images)
-    flagged = sum(map(bool, getattr(output, "nsfw_content_detected", None) or []))
+    images, flagged = _run(runner, request, extra)
     if flagged:
         warnings.warn(f"the safety checker blacked out {flagged} of {len(images)} images", stacklevel=2)
     _label(pipe, request, images)

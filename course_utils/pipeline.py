@@ -148,7 +148,8 @@ def load_pipeline(
     model: None (the COURSE_MODEL environment variable, default "mini"), "mini" (the bundled model), a local
         folder written by save_pretrained, or a Hub id such as "stable-diffusion-v1-5/stable-diffusion-v1-5".
     task: "text2img" or "img2img" (switch later without reloading: `switch_task`).
-    device, dtype: None picks the best device and the dtype that suits it (`runtime.preferred_dtype`).
+    device, dtype: None picks the best device, and the dtype in COURSE_DTYPE or else the one that suits the
+        device (`runtime.preferred_dtype`).
     scheduler: None for the course default "euler", "model" for the checkpoint's own, or a name in SCHEDULERS.
     low_memory, compile: see `settings.plan_settings`; the choice is in `pipe.course_device`.
     safety_checker: a checkpoint that ships a safety checker keeps it unless you pass False; models without
@@ -161,7 +162,7 @@ def load_pipeline(
         None if keep_scheduler else scheduler_key(DEFAULT_SCHEDULER if scheduler is None else scheduler)
     )
     device = resolve_device(device)
-    dtype = resolve_dtype(dtype) or runtime.preferred_dtype(device)
+    dtype = resolve_dtype(dtype) or resolve_dtype(runtime.default_dtype()) or runtime.preferred_dtype(device)
     label, source, local = _resolve_model(model)
     pipe = _from_pretrained(task, label, source, local, dtype, safety_checker)
     settings = fit_to_device(pipe, device, dtype, low_memory, compile)

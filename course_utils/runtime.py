@@ -115,6 +115,13 @@ def default_model() -> str:
     return os.environ.get("COURSE_MODEL", "").strip() or "mini"
 
 
+def default_dtype() -> str | None:
+    """The dtype the notebooks load models in: the environment variable COURSE_DTYPE ("float32", "float16",
+    "bfloat16"), or None, which leaves the choice to the device (`preferred_dtype`). The any-model test sets
+    COURSE_DTYPE=bfloat16 on the CPU, so that a float32 tensor sent into the model fails as it would on a GPU."""
+    return os.environ.get("COURSE_DTYPE", "").strip() or None
+
+
 def preferred_dtype(device: str | torch.device) -> torch.dtype:
     """The dtype to run Stable Diffusion in on `device`.
 
@@ -180,6 +187,8 @@ def describe() -> str:
     if ram:
         parts.append(f"{ram / 2**30:.1f} GiB RAM")
     parts += [f"torch {_version('torch')}", f"diffusers {_version('diffusers')}", f"model {default_model()}"]
+    if default_dtype():
+        parts.append(f"dtype {default_dtype()}")
     parts.append("quick mode" if quick_mode() else "full mode")
     if chose:
         parts.append("threads sleep when idle (the machine is busy)")

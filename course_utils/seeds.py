@@ -1,7 +1,7 @@
 """Reproducible runs: seed every random number generator, make torch generators, and draw the starting
 latents of a diffusion run yourself, so the same seed gives the same picture.
 
-    from course_utils.seeds import seed_everything, generator, fixed_latents
+    from course_utils.seeds import seed_everything, generator, fixed_latents, noise
     seed_everything(0)
     image = pipe("a red circle", generator=generator(42)).images[0]
     same = pipe("a red circle", latents=fixed_latents(pipe, 42)).images[0]   # the same picture
@@ -49,6 +49,14 @@ def generator(seed: int, device: str | torch.device = "cpu") -> torch.Generator:
     return torch.Generator(device=_check_generator_device(device)).manual_seed(seed)
 
 
+def noise(pipe, shape, seed: int) -> torch.Tensor:
+    """Gaussian noise of `shape` as diffusers draws a pipeline's noise: on the CPU from `generator(seed)`, in the
+    pipeline's dtype, then moved to its device. Hand-written loops that start from it equal the pipeline in
+    float16 and bfloat16 too, with no dtype or device left to get wrong."""
+    check_seed(seed)
+    return randn_tensor(tuple(shape), generator=generator(seed), device=torch.device(pipe.device), dtype=pipe.dtype)
+
+
 def fixed_latents(
     pipe, seed: int, n: int = 1, height: int | None = None, width: int | None = None
 ) -> torch.Tensor:
@@ -70,4 +78,4 @@ def fixed_latents(
     height = check_side("height", int(default_h) * factor if height is None else height, multiple)
     width = check_side("width", int(default_w) * factor if width is None else width, multiple)
     shape = (n, int(pipe.unet.config.in_channels), height // factor, width // factor)
-    return randn_tensor(shape, generator=generator(seed), device=torch.device(pipe.device), dtype=pipe.dtype)
+    return noise(pipe, shape, seed)

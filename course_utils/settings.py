@@ -161,3 +161,45 @@ def apply_settings(pipe, settings: Settings, device: torch.device | None = None)
     if settings.compile_unet:
         pipe.unet.to(memory_format=torch.channels_last)
         pipe.unet.compile()
+
+
+# ---------------------------------------------------------------- how many pictures one call can hold
+
+# Working memory of one picture (activations, guidance's two UNet passes, the VAE decode), taken as 1.5 GiB for
+# SD 1.5 at 512 px in half precision and scaled by area, by the UNet's first width (320 for SD 1.5) and by the
+# bytes per number. An estimate from the architecture, not a measurement: `make gpu-check` measures it on a GPU.
+SD15_PICTURE_BYTES = int(1.5 * GiB)
+
+
+def picture_bytes(height: int, width: int, unet_width: int = 320, dtype: torch.dtype = torch.float16) -> int:
+    """Estimated working memory of one picture of height x width (see SD15_PICTURE_BYTES)."""
+    size = torch.empty((), dtype=dtype).element_size()
+    return int(SD15_PICTURE_BYTES * (height * width) / 512**2 * unet_width / 320 * size / 2)
+
+
+def plan_batch(free: int | None, per_picture: int, wanted: int) -> int:
+    """Pictures per pipeline call: all `wanted` when `free` (bytes left after the weights) is unknown or holds
+    them, else as many as fit. MemoryError naming the limit when not even one fits, before anything is allocated."""
+    if free is None or free >= per_picture * wanted:
+        return wanted
+    if free < per_picture:
+        raise MemoryError(
+            f"one picture needs about {per_picture / GiB:.1f} GiB here and {max(free, 0) / GiB:.1f} GiB is free "
+            "after the weights: ask for a smaller height and width (the model's own size is safest), or load "
+            "with low_memory=True"
+        )
+    return max(1, free // per_picture)
+
+
+def batch_size(pipe, height: int, width: int, wanted: int) -> int:
+    """How many of `wanted` pictures of height x width one call of `pipe` can make on its device: free GPU
+    memory on CUDA, half the RAM on a CPU or Mac (the weights are in it already)."""
+    device = torch.device(pipe.device)
+    if device.type == "cuda":
+        free = memory_for(device)
+    else:
+        ram = runtime._ram_bytes()
+        free = None if ram is None else ram // 2
+    unet = pipe.unet
+    per_picture = picture_bytes(height, width, int(unet.config.block_out_channels[0]), unet.dtype)
+    return plan_batch(free, per_picture, wanted)

@@ -7,6 +7,7 @@ import pytest
 
 from benchmarks import __main__ as cli
 from benchmarks import bars, gpu, model, notebooks, report, training
+from benchmarks.report import ROOT
 
 
 def test_table_escapes_pipes_and_pads_short_rows():
@@ -265,3 +266,16 @@ def test_a_part_that_breaks_is_reported_and_the_file_keeps_the_others(tmp_path, 
     assert "| kept |" in sections["Bundled model"]
     assert "**Failed**: RuntimeError: the worker died" in sections["Training"]
     assert "the worker died" in capsys.readouterr().out
+
+
+def test_gpu_check_says_it_needs_a_gpu(capsys, monkeypatch):
+    import importlib.util
+
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    spec = importlib.util.spec_from_file_location("gpu_check", ROOT / "tools" / "gpu_check.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.main() == 2
+    assert "needs a CUDA GPU" in capsys.readouterr().err
