@@ -150,6 +150,9 @@ def memory_for(device: torch.device) -> int | None:
 def apply_settings(pipe, settings: Settings, device: torch.device | None = None) -> None:
     """Move `pipe` to its device (or set up CPU offload) and switch on the chosen savers."""
     device = device or torch.device(settings.device)
+    for part in pipe.components.values():  # every part in the plan's dtype, even where an older diffusers left one
+        if isinstance(part, torch.nn.Module) and getattr(part, "dtype", settings.dtype) != settings.dtype:
+            part.to(dtype=settings.dtype)
     if settings.cpu_offload:
         pipe.enable_model_cpu_offload(device=device)
     else:

@@ -81,3 +81,15 @@ def test_mini_path_explains_a_missing_model(monkeypatch, tmp_path):
     monkeypatch.setattr(mini, "MINI_DIR", tmp_path)
     with pytest.raises(FileNotFoundError, match="make mini"):
         mini.mini_path()
+
+
+def test_bundled_text_encoder_has_the_keys_every_transformers_version_loads():
+    """transformers 5 saves CLIPTextModel keys without `text_model.`; transformers 4.x then loads none of them
+    and silently starts from random weights (make test-oldest found it). The bundled file has the prefix."""
+    from safetensors import safe_open
+
+    from course_utils.mini import mini_path
+
+    with safe_open(str(mini_path() / "text_encoder" / "model.safetensors"), "pt") as f:
+        keys = list(f.keys())
+    assert keys and all(k.startswith("text_model.") for k in keys)

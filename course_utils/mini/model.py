@@ -128,10 +128,9 @@ def tokenizer_files(folder: Path) -> Path:
 def build_tokenizer(folder: Path):
     from transformers import CLIPTokenizer
 
-    folder = tokenizer_files(folder)
-    vocab = json.loads((folder / "vocab.json").read_text())
-    merges = [tuple(line.split()) for line in (folder / "merges.txt").read_text().splitlines()[1:] if line]
-    return CLIPTokenizer(vocab=vocab, merges=merges, model_max_length=MAX_TOKENS, pad_token="<|endoftext|>")
+    # from the files, not from in-memory lists: transformers 4.x's CLIPTokenizer only reads files
+    return CLIPTokenizer.from_pretrained(tokenizer_files(folder), model_max_length=MAX_TOKENS,
+                                         pad_token="<|endoftext|>")
 
 
 def write_slow_tokenizer_files(folder: Path) -> None:
@@ -153,3 +152,18 @@ def build_clip(tokenizer):
         "num_hidden_layers": 3, "num_attention_heads": 4,
     }
     return CLIPModel(CLIPConfig(text_config=text, vision_config=vision, projection_dim=64))
+
+
+def portable_text_encoder(folder: Path) -> None:
+    """Rewrite `folder`/model.safetensors (a CLIPTextModel that transformers 5 saved) with the `text_model.` key
+    prefix that every CLIP checkpoint on the Hub has. transformers 5 saves the keys without it, and
+    transformers 4.x then loads none of them: it starts the text encoder from random weights, with only a
+    warning. Both versions load the prefixed keys. The values are untouched."""
+    from safetensors.torch import load_file, save_file
+
+    path = Path(folder) / "model.safetensors"
+    state = load_file(path)
+    if all(k.startswith("text_model.") for k in state):
+        return
+    save_file({k if k.startswith("text_model.") else f"text_model.{k}": v for k, v in state.items()}, path,
+              metadata={"format": "pt"})

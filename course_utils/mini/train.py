@@ -40,7 +40,15 @@ from ..images import tensor_to_pil, to_batch
 from ..tokens import token_ids
 from ..training import Checkpoint, OtherRunError, atomic_write, contrastive_step, noise_prediction_loss
 from . import MINI_DIR
-from .model import VAE_CHANNELS, build_clip, build_tokenizer, build_unet, build_vae, noise_scheduler
+from .model import (
+    VAE_CHANNELS,
+    build_clip,
+    build_tokenizer,
+    build_unet,
+    build_vae,
+    noise_scheduler,
+    portable_text_encoder,
+)
 
 STAGES = ("data", "vae", "clip", "latents", "unet", "export")
 CFG = {
@@ -425,6 +433,7 @@ def eval_unet(work: Path, unet_weights: dict, text_weights: dict) -> dict:
 
     folder = work / "eval-pipe"
     pipeline_folder(work, unet_weights, text_weights).save_pretrained(folder, safe_serialization=True)
+    portable_text_encoder(Path(folder) / "text_encoder")
     pipe = load_pipeline(str(folder))
     out = {}
     for g, a in evaluate.text2img(pipe, n=CFG["eval_n"], guidances=(3.0, 7.5)).items():
@@ -461,6 +470,7 @@ def stage_export(work: Path, log: Log, out: Path) -> None:
     pipe.unet.to(torch.float16)
     pipe.vae.to(torch.float16)
     pipe.save_pretrained(out, safe_serialization=True)
+    portable_text_encoder(Path(out) / "text_encoder")
     clip, _ = clip_text_encoder(work)
     clip.save_pretrained(out / "clip", safe_serialization=True)
     pipe.tokenizer.save_pretrained(out / "tokenizer")
